@@ -1,0 +1,1 @@
+return Liaoyuan.Cli.LiaoyuanCommand.Run(args);
