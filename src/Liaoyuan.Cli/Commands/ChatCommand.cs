@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Text;
+using Liaoyuan.Engine.Generation;
+using Liaoyuan.Engine.Templates;
+
+namespace Liaoyuan.Cli.Commands;
+
+/// <summary>`liaoyuan chat [MODEL]`: an interactive conversation rendered with the model's chat template.</summary>
+internal static class ChatCommand
+{
+    public static Command Create(Terminal terminal)
+    {
+        var models = new ModelOptions();
+        var sampling = new SamplingFlags();
+        var system = new Option<string?>("--system") { Description = "System prompt" };
+        var command = new Command("chat", "Chat with a model interactively (type /exit or end input to quit, /reset to start over)");
+        models.AddTo(command);
+        command.Options.Add(system);
+        sampling.AddTo(command);
+        command.SetAction((parse, cancel) =>
+        {
+            var options = sampling.Read(parse);
+            using var model = models.Load(parse);
+            var session = models.Session(parse, model);
+            var template = ChatTemplate.FromModelOrFallback(model.Tokenizer.ChatTemplate, warning => terminal.Error.WriteLine($"warning: {warning}"));
+            var generator = new Generator(session, model.Tokenizer);
+            var history = new List<ChatMessage>();
+            string? systemPrompt = parse.GetValue(system);
+            if (!string.IsNullOrEmpty(systemPrompt)) history.Add(new ChatMessage("system", systemPrompt));
+            int keep = history.Count;
+            var o = terminal.Out;
+            o.WriteLine($"Chatting with {Path.GetFileName(model.File.Path)} ({model.Config.Architecture}, context {session.ContextLength}). /exit to quit, /reset to start over.");
+            while (!cancel.IsCancellationRequested)
+            {
+                o.Write("> ");
+                o.Flush();
+                string? line = terminal.In.ReadLine();
+                if (line is null || line.Trim() == "/exit") break;
+                if (line.Trim() == "/reset")
+                {
+                    history.RemoveRange(keep, history.Count - keep);
+                    o.WriteLine("(conversation cleared)");
+                    continue;
+                }
+                if (line.Trim().Length == 0) continue;
+                history.Add(new ChatMessage("user", line));
+                string prompt = template.Render(history, new ChatTemplateOptions
+                {
+                    AddGenerationPrompt = true,
+                    BosToken = model.Tokenizer.BosId >= 0 ? model.Tokenizer.TokenText(model.Tokenizer.BosId) : "",
+                    EosToken = model.Tokenizer.EosId >= 0 ? model.Tokenizer.TokenText(model.Tokenizer.EosId) : "",
+                });
+                // The template writes BOS itself when the model wants one, so no special tokens are added here.
+                var tokens = model.Tokenizer.Encode(prompt, addSpecial: false, parseSpecial: true);
+                var reply = new StringBuilder();
+                try
+                {
+                    foreach (var piece in generator.Stream(tokens, options, cancel))
+                    {
+                        o.Write(piece.Text);
+                        o.Flush();
+                        reply.Append(piece.Text);
+                    }
+                }
+                catch (Engine.Models.ContextOverflowException e)
+                {
+                    terminal.Error.WriteLine($"error: {e.Message}; use /reset");
+                    history.RemoveAt(history.Count - 1);
+                    continue;
+                }
+                o.WriteLine();
+                history.Add(new ChatMessage("assistant", reply.ToString()));
+            }
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,35 @@
+namespace Liaoyuan.Engine.Models;
+
+/// <summary>Scratch activations for one forward pass over a batch of tokens, reused between passes.</summary>
+public sealed class ForwardState
+{
+    public ForwardState(ModelHyperparameters c, int capacity)
+    {
+        Capacity = capacity;
+        X = new float[capacity * c.EmbeddingLength];
+        Norm = new float[capacity * c.EmbeddingLength];
+        Q = new float[capacity * c.HeadCount * c.KeyLength];
+        K = new float[capacity * c.KvHeadCount * c.KeyLength];
+        V = new float[capacity * c.KvHeadCount * c.ValueLength];
+        Attention = new float[capacity * c.HeadCount * c.ValueLength];
+        Projected = new float[capacity * c.EmbeddingLength];
+        Gate = new float[capacity * c.FeedForwardLength];
+        Up = new float[capacity * c.FeedForwardLength];
+    }
+
+    public int Capacity { get; }
+    public int Tokens { get; set; }
+    public int[] Positions { get; set; } = [];
+    public KvCache? Cache { get; set; }
+
+    /// <summary>The residual stream.</summary>
+    public float[] X { get; }
+    public float[] Norm { get; }
+    public float[] Q { get; }
+    public float[] K { get; }
+    public float[] V { get; }
+    public float[] Attention { get; }
+    public float[] Projected { get; }
+    public float[] Gate { get; }
+    public float[] Up { get; }
+}

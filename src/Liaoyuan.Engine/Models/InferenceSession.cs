@@ -1,0 +1,91 @@
+using Liaoyuan.Operators.Tensors;
+
+namespace Liaoyuan.Engine.Models;
+
+/// <summary>
+/// One sequence being evaluated: the tokens so far and their KV cache. Evaluating appends tokens; the logits
+/// of the last evaluated position are kept for sampling.
+/// </summary>
+public sealed class InferenceSession
+{
+    /// <summary>Tokens per forward pass when evaluating a long prompt (llama.cpp's default micro-batch).</summary>
+    public const int MicroBatch = 512;
+
+    private readonly List<int> _tokens = [];
+    private readonly float[] _lastLogits;
+
+    public InferenceSession(TransformerModel model, int contextLength = 0, GgmlType kvType = GgmlType.F16)
+    {
+        Model = model;
+        ContextLength = contextLength > 0 ? contextLength : Math.Min(model.Config.ContextLength, 4096);
+        Cache = new KvCache(model.Config, ContextLength, kvType);
+        _lastLogits = new float[model.Config.VocabSize];
+    }
+
+    public TransformerModel Model { get; }
+    public int ContextLength { get; }
+    public KvCache Cache { get; }
+    public IReadOnlyList<int> Tokens => _tokens;
+    public int Position => _tokens.Count;
+    public ReadOnlySpan<float> LastLogits => _lastLogits;
+
+    /// <summary>Forgets positions from <paramref name="length"/> on, keeping the cached prefix before it.</summary>
+    public void TruncateTo(int length)
+    {
+        if (length < 0 || length > _tokens.Count) throw new ArgumentOutOfRangeException(nameof(length));
+        _tokens.RemoveRange(length, _tokens.Count - length);
+    }
+
+    public void Reset() => TruncateTo(0);
+
+    /// <summary>Appends tokens and returns the logits after the last one.</summary>
+    public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
+    {
+        Run(tokens, default);
+        return _lastLogits;
+    }
+
+    /// <summary>Appends tokens and writes the logits after every one of them (tokens × vocab) into <paramref name="logits"/>.</summary>
+    public void EvaluateAll(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        if (logits.Length < tokens.Length * Model.Config.VocabSize)
+            throw new ArgumentException($"logits buffer holds {logits.Length} floats; {tokens.Length} tokens need {tokens.Length * Model.Config.VocabSize}");
+        Run(tokens, logits);
+    }
+
+    private void Run(ReadOnlySpan<int> tokens, Span<float> allLogits)
+    {
+        if (tokens.Length == 0) throw new ArgumentException("nothing to evaluate: no tokens");
+        if (_tokens.Count + tokens.Length > ContextLength)
+            throw new ContextOverflowException(_tokens.Count + tokens.Length, ContextLength);
+        int vocab = Model.Config.VocabSize;
+        bool wantAll = !allLogits.IsEmpty;
+        for (int start = 0; start < tokens.Length; start += MicroBatch)
+        {
+            int count = Math.Min(MicroBatch, tokens.Length - start);
+            var positions = new int[count];
+            for (int i = 0; i < count; i++) positions[i] = _tokens.Count + i;
+            var chunk = tokens.Slice(start, count);
+            bool last = start + count == tokens.Length;
+            if (wantAll)
+            {
+                Model.Forward(chunk, positions, Cache, allLogits: true, allLogits.Slice(start * vocab, count * vocab));
+                if (last) allLogits.Slice((start + count - 1) * vocab, vocab).CopyTo(_lastLogits);
+            }
+            else
+            {
+                // Only the last micro-batch's final position matters; earlier ones overwrite harmlessly.
+                Model.Forward(chunk, positions, Cache, allLogits: false, _lastLogits);
+            }
+            foreach (int token in chunk) _tokens.Add(token);
+        }
+    }
+}
+
+/// <summary>More tokens than the context holds.</summary>
+public sealed class ContextOverflowException(int needed, int context)
+    : Exception($"the sequence needs {needed} tokens but the context holds {context}; use a larger --ctx or a shorter prompt")
+{
+    public int Needed { get; } = needed;
+    public int Context { get; } = context;
+}

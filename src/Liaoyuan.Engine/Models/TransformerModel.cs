@@ -1,0 +1,163 @@
+using Liaoyuan.Engine.Gguf;
+using Liaoyuan.Operators.Kernels;
+using Liaoyuan.Operators.Tensors;
+
+namespace Liaoyuan.Engine.Models;
+
+/// <summary>One decoder layer's weights. Optional parts are null where an architecture does not have them.</summary>
+public sealed class LayerWeights
+{
+    public required float[] AttentionNorm { get; init; }
+    public required WeightMatrix Query { get; init; }
+    public required WeightMatrix Key { get; init; }
+    public required WeightMatrix Value { get; init; }
+    public required WeightMatrix AttentionOutput { get; init; }
+    public float[]? QueryBias { get; init; }
+    public float[]? KeyBias { get; init; }
+    public float[]? ValueBias { get; init; }
+    public float[]? QueryNorm { get; init; }
+    public float[]? KeyNorm { get; init; }
+    public required float[] FeedForwardNorm { get; init; }
+    public required WeightMatrix Gate { get; init; }
+    public required WeightMatrix Up { get; init; }
+    public required WeightMatrix Down { get; init; }
+}
+
+/// <summary>
+/// The part every Llama-family model shares: token embedding, a stack of decoder layers, the final norm and the
+/// output projection. Each architecture supplies its layer in a file of its own.
+/// </summary>
+public abstract class TransformerModel
+{
+    protected TransformerModel(ModelTensors tensors, ModelHyperparameters config, IKernels kernels)
+    {
+        Config = config;
+        Kernels = kernels;
+        int embd = config.EmbeddingLength;
+        TokenEmbedding = tensors.Matrix("token_embd.weight", embd, config.VocabSize);
+        OutputNorm = tensors.Vector("output_norm.weight", embd);
+        // Models with tied embeddings have no output matrix and reuse the embedding table.
+        Output = tensors.OptionalMatrix("output.weight", embd, config.VocabSize) ?? TokenEmbedding;
+        RopeFactors = tensors.OptionalVector("rope_freqs.weight", config.RotaryDims / 2);
+        Layers = new LayerWeights[config.BlockCount];
+        for (int i = 0; i < Layers.Length; i++) Layers[i] = LoadLayer(tensors, i);
+        string? unused = tensors.Unused.FirstOrDefault();
+        if (unused is not null)
+            throw new GgufFormatException($"{tensors.File.Path}: tensor '{unused}' is not used by the '{config.Architecture}' architecture");
+    }
+
+    public ModelHyperparameters Config { get; }
+    public IKernels Kernels { get; }
+    public WeightMatrix TokenEmbedding { get; }
+    public WeightMatrix Output { get; }
+    public float[] OutputNorm { get; }
+    public float[]? RopeFactors { get; }
+    public LayerWeights[] Layers { get; }
+
+    protected abstract RopeLayout RopeLayout { get; }
+
+    protected abstract LayerWeights LoadLayer(ModelTensors tensors, int layer);
+
+    /// <summary>Transforms the residual stream <c>s.X</c> through decoder layer <paramref name="layer"/>.</summary>
+    protected abstract void Layer(int layer, ForwardState s);
+
+    protected RopeParameters Rope => new(RopeLayout, Config.RotaryDims, Config.RopeFreqBase, Config.RopeFreqScale, RopeFactors);
+
+    protected AttentionShape AttentionShape =>
+        new(Config.HeadCount, Config.KvHeadCount, Config.KeyLength, Config.ValueLength, 1.0f / MathF.Sqrt(Config.KeyLength));
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at <paramref name="positions"/> through the model, appending their keys and
+    /// values to <paramref name="cache"/>. Writes logits for the last token, or for every token when
+    /// <paramref name="allLogits"/> is set, into <paramref name="logits"/>.
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, KvCache cache, bool allLogits, Span<float> logits)
+    {
+        int n = tokens.Length;
+        var s = cache.State(n);
+        s.Positions = positions.ToArray();
+        s.Tokens = n;
+        int embd = Config.EmbeddingLength;
+        for (int t = 0; t < n; t++)
+        {
+            if ((uint)tokens[t] >= (uint)Config.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} is outside the vocabulary of {Config.VocabSize}");
+            Kernels.GetRow(TokenEmbedding, tokens[t], s.X.AsSpan(t * embd, embd));
+        }
+        s.Cache = cache;
+        for (int layer = 0; layer < Layers.Length; layer++) Layer(layer, s);
+
+        int first = allLogits ? 0 : n - 1;
+        int rows = n - first;
+        var hidden = s.X.AsSpan(first * embd, rows * embd);
+        Kernels.RmsNorm(hidden, OutputNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, rows * embd));
+        Kernels.MatMul(Output, s.Norm.AsSpan(0, rows * embd), logits[..(rows * Config.VocabSize)], rows);
+    }
+
+    // ---- building blocks shared by the architectures ----
+
+    protected void MatMul(in WeightMatrix w, float[] x, float[] y, int tokens) =>
+        Kernels.MatMul(w, x.AsSpan(0, tokens * w.Columns), y.AsSpan(0, tokens * w.Rows), tokens);
+
+    protected void AddBias(float[] x, float[]? bias, int tokens)
+    {
+        if (bias is not null) Kernels.AddRowBias(x.AsSpan(0, tokens * bias.Length), bias);
+    }
+
+    /// <summary>Stores the batch's keys and values at their positions, attends, projects, and adds to the residual.</summary>
+    protected void AttendAndAddResidual(int layer, LayerWeights w, ForwardState s)
+    {
+        int n = s.Tokens;
+        int keyWidth = Config.KvHeadCount * Config.KeyLength, valueWidth = Config.KvHeadCount * Config.ValueLength;
+        var cacheLayer = s.Cache!.Layers[layer];
+        for (int t = 0; t < n; t++)
+            cacheLayer.Store(s.Positions[t], s.K.AsSpan(t * keyWidth, keyWidth), s.V.AsSpan(t * valueWidth, valueWidth));
+        int attnWidth = Config.HeadCount * Config.ValueLength;
+        Kernels.Attention(s.Q.AsSpan(0, n * Config.HeadCount * Config.KeyLength), cacheLayer, s.Positions, AttentionShape,
+            s.Attention.AsSpan(0, n * attnWidth));
+        MatMul(w.AttentionOutput, s.Attention, s.Projected, n);
+        Kernels.Add(s.X.AsSpan(0, n * Config.EmbeddingLength), s.Projected.AsSpan(0, n * Config.EmbeddingLength));
+    }
+
+    /// <summary>x += W_down · (silu(W_gate · norm(x)) ⊙ W_up · norm(x)).</summary>
+    protected void SwiGluFeedForward(LayerWeights w, ForwardState s)
+    {
+        int n = s.Tokens, embd = Config.EmbeddingLength, ff = Config.FeedForwardLength;
+        Kernels.RmsNorm(s.X.AsSpan(0, n * embd), w.FeedForwardNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, n * embd));
+        MatMul(w.Gate, s.Norm, s.Gate, n);
+        MatMul(w.Up, s.Norm, s.Up, n);
+        Kernels.SwiGlu(s.Gate.AsSpan(0, n * ff), s.Up.AsSpan(0, n * ff));
+        MatMul(w.Down, s.Gate, s.Projected, n);
+        Kernels.Add(s.X.AsSpan(0, n * embd), s.Projected.AsSpan(0, n * embd));
+    }
+
+    /// <summary>Applies a per-head RMSNorm (Qwen3's q_norm / k_norm) to every head of every token.</summary>
+    protected void HeadNorm(float[] x, float[] weight, int heads, int tokens) =>
+        Kernels.RmsNorm(x.AsSpan(0, tokens * heads * weight.Length), weight, Config.RmsEpsilon, x.AsSpan(0, tokens * heads * weight.Length));
+
+    /// <summary>The standard attention and feed-forward weight names of llama.cpp's `blk.N.*` layout.</summary>
+    protected LayerWeights LoadStandardLayer(ModelTensors t, int i, bool biases = false, bool headNorms = false)
+    {
+        var c = Config;
+        int embd = c.EmbeddingLength, qWidth = c.HeadCount * c.KeyLength, kWidth = c.KvHeadCount * c.KeyLength,
+            vWidth = c.KvHeadCount * c.ValueLength;
+        string p = $"blk.{i}.";
+        return new LayerWeights
+        {
+            AttentionNorm = t.Vector(p + "attn_norm.weight", embd),
+            Query = t.Matrix(p + "attn_q.weight", embd, qWidth),
+            Key = t.Matrix(p + "attn_k.weight", embd, kWidth),
+            Value = t.Matrix(p + "attn_v.weight", embd, vWidth),
+            AttentionOutput = t.Matrix(p + "attn_output.weight", c.HeadCount * c.ValueLength, embd),
+            QueryBias = biases ? t.Vector(p + "attn_q.bias", qWidth) : t.OptionalVector(p + "attn_q.bias", qWidth),
+            KeyBias = biases ? t.Vector(p + "attn_k.bias", kWidth) : t.OptionalVector(p + "attn_k.bias", kWidth),
+            ValueBias = biases ? t.Vector(p + "attn_v.bias", vWidth) : t.OptionalVector(p + "attn_v.bias", vWidth),
+            QueryNorm = headNorms ? t.Vector(p + "attn_q_norm.weight", c.KeyLength) : null,
+            KeyNorm = headNorms ? t.Vector(p + "attn_k_norm.weight", c.KeyLength) : null,
+            FeedForwardNorm = t.Vector(p + "ffn_norm.weight", embd),
+            Gate = t.Matrix(p + "ffn_gate.weight", embd, c.FeedForwardLength),
+            Up = t.Matrix(p + "ffn_up.weight", embd, c.FeedForwardLength),
+            Down = t.Matrix(p + "ffn_down.weight", c.FeedForwardLength, embd),
+        };
+    }
+}
