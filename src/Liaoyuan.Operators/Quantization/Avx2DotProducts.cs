@@ -1,0 +1,148 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Liaoyuan.Operators.Quantization;
+
+/// <summary>
+/// AVX2 + FMA kernels for the quantized dot products. Their lane arithmetic is that of llama.cpp's AVX2
+/// kernels (pmaddubsw/pmaddwd lanes, one FMA per block into an 8-lane accumulator, hsum_float_8 at the end),
+/// which <see cref="ScalarDotProducts"/> reproduces; callers must check <see cref="IsSupported"/>.
+/// </summary>
+internal static partial class Avx2DotProducts
+{
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SumLanes(Vector256<float> v)
+    {
+        Vector128<float> r = Sse.Add(v.GetUpper(), v.GetLower());
+        r = Sse.Add(r, Sse.MoveHighToLow(r, r));
+        r = Sse.AddScalar(r, Sse3.MoveHighAndDuplicate(r));
+        return r.ToScalar();
+    }
+
+    /// <summary>Signed bytes times signed bytes, summed in groups of four into 8 float lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MulSumSigned(Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x));
+        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
+    }
+
+    /// <summary>Unsigned bytes times signed bytes, summed in groups of four into 8 float lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MulSumUnsigned(Vector256<byte> x, Vector256<sbyte> y)
+    {
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(x, y);
+        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
+    }
+
+    /// <summary>16 packed bytes to 32 nibbles: low nibbles first (elements 0..15), then high nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(ref byte packed)
+    {
+        Vector128<byte> bytes = Vector128.LoadUnsafe(ref packed);
+        Vector128<byte> high = Sse2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte();
+        return Vector256.Create(bytes, high) & Vector256.Create((byte)0x0F);
+    }
+
+    /// <summary>32 bits to 32 bytes: 0xFF where the bit is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> BitsToBytes(uint bits)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(),
+            Vector256.Create(0x0000000000000000ul, 0x0101010101010101ul, 0x0202020202020202ul, 0x0303030303030303ul).AsByte());
+        Vector256<byte> othersSet = spread | Vector256.Create(0x7FBFDFEFF7FBFDFEul).AsByte();
+        return Vector256.Equals(othersSet, Vector256<byte>.AllBitsSet);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Load32(ref byte source, int offset) =>
+        Vector256.LoadUnsafe(ref Unsafe.As<byte, sbyte>(ref source), (nuint)offset);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Half(ref byte source, int offset) =>
+        Float16.ToSingle(Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref source, offset)));
+
+    public static float Q8_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q8_0Layout.Bytes, yo += Q8_0Layout.Bytes)
+        {
+            Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
+            Vector256<float> q = MulSumSigned(Load32(ref x, xo + Q8_0Layout.Quants), Load32(ref y, yo + Q8_0Layout.Quants));
+            acc = Fma.MultiplyAdd(d, q, acc);
+        }
+        return SumLanes(acc);
+    }
+
+    public static float Q4_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
+        for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q4_0Layout.Bytes, yo += Q8_0Layout.Bytes)
+        {
+            Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
+            Vector256<sbyte> qx = Nibbles(ref Unsafe.Add(ref x, xo + Q4_0Layout.Quants)).AsSByte() - eight;
+            acc = Fma.MultiplyAdd(d, MulSumSigned(qx, Load32(ref y, yo + Q8_0Layout.Quants)), acc);
+        }
+        return SumLanes(acc);
+    }
+
+    public static float Q5_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> minusSixteen = Vector256.Create((byte)0xF0);
+        for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q5_0Layout.Bytes, yo += Q8_0Layout.Bytes)
+        {
+            Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
+            // A clear fifth bit means q - 16 < 0: setting the top nibble makes the byte exactly that negative value.
+            Vector256<byte> highBits = BitsToBytes(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, xo + Q5_0Layout.HighBits)));
+            Vector256<byte> qx = Nibbles(ref Unsafe.Add(ref x, xo + Q5_0Layout.Quants)) | Avx2.AndNot(highBits, minusSixteen);
+            acc = Fma.MultiplyAdd(d, MulSumSigned(qx.AsSByte(), Load32(ref y, yo + Q8_0Layout.Quants)), acc);
+        }
+        return SumLanes(acc);
+    }
+
+    public static float Q4_1(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<float> acc = Vector256<float>.Zero;
+        float minTerms = 0;
+        for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q4_1Layout.Bytes, yo += Q8_1Layout.Bytes)
+        {
+            minTerms = MathF.FusedMultiplyAdd(Half(ref x, xo + Q4_1Layout.Min), Half(ref y, yo + Q8_1Layout.ScaledSum), minTerms);
+            Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
+            Vector256<byte> qx = Nibbles(ref Unsafe.Add(ref x, xo + Q4_1Layout.Quants));
+            acc = Fma.MultiplyAdd(d, MulSumUnsigned(qx, Load32(ref y, yo + Q8_1Layout.Quants)), acc);
+        }
+        return SumLanes(acc) + minTerms;
+    }
+
+    public static float Q5_1(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> sixteen = Vector256.Create((byte)0x10);
+        float minTerms = 0;
+        for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q5_1Layout.Bytes, yo += Q8_1Layout.Bytes)
+        {
+            minTerms = MathF.FusedMultiplyAdd(Half(ref x, xo + Q5_1Layout.Min), Half(ref y, yo + Q8_1Layout.ScaledSum), minTerms);
+            Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
+            Vector256<byte> highBits = BitsToBytes(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, xo + Q5_1Layout.HighBits)));
+            Vector256<byte> qx = Nibbles(ref Unsafe.Add(ref x, xo + Q5_1Layout.Quants)) | (highBits & sixteen);
+            acc = Fma.MultiplyAdd(MulSumUnsigned(qx, Load32(ref y, yo + Q8_1Layout.Quants)), d, acc);
+        }
+        return SumLanes(acc) + minTerms;
+    }
+}

@@ -1,0 +1,178 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Liaoyuan.Operators.Quantization;
+
+/// <summary>AVX2 kernels of the k-quants against Q8_K activations.</summary>
+internal static partial class Avx2DotProducts
+{
+    public static float Q4_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector128<float> minAcc = Vector128<float>.Zero;
+        Span<byte> scales = stackalloc byte[16]; // 8 sub-block scales, then 8 mins
+        for (int block = 0, xo = 0, yo = 0; block < n / 256; block++, xo += Q4_KLayout.Bytes, yo += Q8_KLayout.Bytes)
+        {
+            float yd = Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref y, yo));
+            float d = yd * Half(ref x, xo + Q4_KLayout.Scale);
+            float dmin = -yd * Half(ref x, xo + Q4_KLayout.MinScale);
+            UnpackScales(ref Unsafe.Add(ref x, xo + Q4_KLayout.SubScales), scales);
+
+            Vector128<int> minProducts = MinProducts(scales, ref Unsafe.Add(ref y, yo + Q8_KLayout.GroupSums));
+            minAcc = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(minProducts), minAcc);
+
+            Vector256<int> sum = Vector256<int>.Zero;
+            for (int chunk = 0; chunk < 4; chunk++)
+            {
+                Vector256<byte> bits = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q4_KLayout.Quants + 32 * chunk));
+                Vector256<byte> low = bits & lowNibble;
+                Vector256<byte> high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & lowNibble;
+                int q8 = yo + Q8_KLayout.Quants + 64 * chunk;
+                Vector256<int> lowSum = Avx2.MultiplyAddAdjacent(Vector256.Create((short)scales[2 * chunk]),
+                    Avx2.MultiplyAddAdjacent(low, Load32(ref y, q8)));
+                Vector256<int> highSum = Avx2.MultiplyAddAdjacent(Vector256.Create((short)scales[2 * chunk + 1]),
+                    Avx2.MultiplyAddAdjacent(high, Load32(ref y, q8 + 32)));
+                sum += lowSum + highSum;
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sum), acc);
+        }
+        minAcc = Sse.Add(minAcc, Sse.MoveHighToLow(minAcc, minAcc));
+        minAcc = Sse.AddScalar(minAcc, Sse3.MoveHighAndDuplicate(minAcc));
+        return SumLanes(acc) + minAcc.ToScalar();
+    }
+
+    public static float Q5_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
+        Vector256<byte> one = Vector256.Create((byte)1);
+        Vector256<float> acc = Vector256<float>.Zero;
+        float minTerms = 0;
+        Span<byte> scales = stackalloc byte[16];
+        for (int block = 0, xo = 0, yo = 0; block < n / 256; block++, xo += Q5_KLayout.Bytes, yo += Q8_KLayout.Bytes)
+        {
+            float yd = Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref y, yo));
+            float d = yd * Half(ref x, xo + Q5_KLayout.Scale);
+            float dmin = -yd * Half(ref x, xo + Q5_KLayout.MinScale);
+            UnpackScales(ref Unsafe.Add(ref x, xo + Q5_KLayout.SubScales), scales);
+
+            Vector128<int> minProducts = MinProducts(scales, ref Unsafe.Add(ref y, yo + Q8_KLayout.GroupSums));
+            minTerms = MathF.FusedMultiplyAdd(dmin, Vector128.Sum(minProducts), minTerms);
+
+            Vector256<byte> highBits = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q5_KLayout.HighBits));
+            Vector256<int> sum = Vector256<int>.Zero;
+            for (int chunk = 0; chunk < 4; chunk++)
+            {
+                Vector256<byte> bits = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q5_KLayout.Quants + 32 * chunk));
+                Vector256<byte> low = (bits & lowNibble) | FifthBit(highBits, 2 * chunk, one);
+                Vector256<byte> high = (Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & lowNibble)
+                                       | FifthBit(highBits, 2 * chunk + 1, one);
+                int q8 = yo + Q8_KLayout.Quants + 64 * chunk;
+                Vector256<int> lowSum = Avx2.MultiplyAddAdjacent(Vector256.Create((short)scales[2 * chunk]),
+                    Avx2.MultiplyAddAdjacent(low, Load32(ref y, q8)));
+                Vector256<int> highSum = Avx2.MultiplyAddAdjacent(Vector256.Create((short)scales[2 * chunk + 1]),
+                    Avx2.MultiplyAddAdjacent(high, Load32(ref y, q8 + 32)));
+                sum += lowSum + highSum;
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sum), acc);
+        }
+        return SumLanes(acc) + minTerms;
+    }
+
+    /// <summary>Bit <paramref name="bit"/> of every byte, moved to bit 4.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> FifthBit(Vector256<byte> highBits, int bit, Vector256<byte> one)
+    {
+        Vector256<byte> isolated = (highBits.AsUInt16() >> bit).AsByte() & one;
+        return (isolated.AsUInt16() << 4).AsByte();
+    }
+
+    public static float Q6_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        ref byte x = ref MemoryMarshal.GetReference(weights);
+        ref byte y = ref MemoryMarshal.GetReference(activations);
+        Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
+        Vector256<byte> twoBits = Vector256.Create((byte)3);
+        Vector256<byte> offset = Vector256.Create((byte)32);
+        Vector256<float> acc = Vector256<float>.Zero;
+        for (int block = 0, xo = 0, yo = 0; block < n / 256; block++, xo += Q6_KLayout.Bytes, yo += Q8_KLayout.Bytes)
+        {
+            float d = Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref y, yo)) * Half(ref x, xo + Q6_KLayout.Scale);
+            Vector256<int> sum = Vector256<int>.Zero;
+            for (int half = 0; half < 2; half++)
+            {
+                Vector256<byte> bits1 = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q6_KLayout.LowBits + 64 * half));
+                Vector256<byte> bits2 = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q6_KLayout.LowBits + 64 * half + 32));
+                Vector256<ushort> hi = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q6_KLayout.HighBits + 32 * half)).AsUInt16();
+
+                Vector256<byte> q0 = (bits1 & lowNibble) | Shift4(hi & twoBits.AsUInt16());
+                Vector256<byte> q1 = (bits2 & lowNibble) | Shift4(Avx2.ShiftRightLogical(hi, 2) & twoBits.AsUInt16());
+                Vector256<byte> q2 = (Avx2.ShiftRightLogical(bits1.AsUInt16(), 4).AsByte() & lowNibble)
+                                     | Shift4(Avx2.ShiftRightLogical(hi, 4) & twoBits.AsUInt16());
+                Vector256<byte> q3 = (Avx2.ShiftRightLogical(bits2.AsUInt16(), 4).AsByte() & lowNibble)
+                                     | Shift4(Avx2.ShiftRightLogical(hi, 6) & twoBits.AsUInt16());
+
+                int q8 = yo + Q8_KLayout.Quants + 128 * half;
+                int scale = xo + Q6_KLayout.SubScales + 8 * half;
+                Vector256<int> s0 = CenteredProducts(q0, Load32(ref y, q8), offset, ref x, scale);
+                Vector256<int> s1 = CenteredProducts(q1, Load32(ref y, q8 + 32), offset, ref x, scale + 2);
+                Vector256<int> s2 = CenteredProducts(q2, Load32(ref y, q8 + 64), offset, ref x, scale + 4);
+                Vector256<int> s3 = CenteredProducts(q3, Load32(ref y, q8 + 96), offset, ref x, scale + 6);
+                sum += s0 + s1;
+                sum += s2 + s3;
+            }
+            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sum), acc);
+        }
+        return SumLanes(acc);
+
+        static Vector256<byte> Shift4(Vector256<ushort> v) => Avx2.ShiftLeftLogical(v, 4).AsByte();
+    }
+
+    /// <summary>
+    /// (q - 32) * y for 32 elements as pmaddubsw(q, y) - pmaddubsw(32, y), weighted by the two 16-element
+    /// sub-block scales at <paramref name="scaleOffset"/>, folded into 8 int lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> CenteredProducts(Vector256<byte> q, Vector256<sbyte> y, Vector256<byte> offset,
+        ref byte x, int scaleOffset)
+    {
+        Vector256<short> products = Avx2.MultiplyAddAdjacent(q, y) - Avx2.MultiplyAddAdjacent(offset, y);
+        Vector256<short> scales = Vector256.Create(
+            Vector128.Create((short)(sbyte)Unsafe.Add(ref x, scaleOffset)),
+            Vector128.Create((short)(sbyte)Unsafe.Add(ref x, scaleOffset + 1)));
+        return Avx2.MultiplyAddAdjacent(scales, products);
+    }
+
+    /// <summary>The 6-bit scales (first 8 bytes) and mins (last 8) of a Q4_K/Q5_K super-block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnpackScales(ref byte packed, Span<byte> unpacked)
+    {
+        ReadOnlySpan<byte> source = MemoryMarshal.CreateReadOnlySpan(ref packed, 12);
+        for (int j = 0; j < 8; j++)
+        {
+            (int scale, int min) = KQuantSearch.UnpackScaleAndMin(source, j);
+            unpacked[j] = (byte)scale;
+            unpacked[8 + j] = (byte)min;
+        }
+    }
+
+    /// <summary>
+    /// min[k] * (sum of Q8_K quants of sub-block k), paired into four int lanes (k = 2t, 2t + 1):
+    /// phaddw of the 16-element sums, then pmaddwd with the mins.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> MinProducts(ReadOnlySpan<byte> scalesAndMins, ref byte groupSums)
+    {
+        Vector128<short> sums = Ssse3.HorizontalAdd(
+            Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref groupSums)),
+            Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref groupSums), 8));
+        Vector128<short> mins = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(MemoryMarshal.Read<ulong>(scalesAndMins[8..])).AsByte());
+        return Sse2.MultiplyAddAdjacent(mins, sums);
+    }
+}

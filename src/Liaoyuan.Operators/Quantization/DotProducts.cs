@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Liaoyuan.Operators.Tensors;
+
+namespace Liaoyuan.Operators.Quantization;
+
+/// <summary>
+/// Dot product of a weight row with an activation row already converted to the weight type's
+/// <see cref="VecDotTypes.For">vec-dot type</see>, dispatched to the best kernel this CPU runs.
+/// Every kernel returns the same bits on every path (vector or scalar).
+/// </summary>
+public static class DotProducts
+{
+    public static float Dot(GgmlType weightType, ReadOnlySpan<byte> weightRow, ReadOnlySpan<byte> activationRow, int n) =>
+        Dot(weightType, weightRow, activationRow, n, allowSimd: true);
+
+    /// <summary>As <see cref="Dot(GgmlType, ReadOnlySpan{byte}, ReadOnlySpan{byte}, int)"/>; with
+    /// <paramref name="allowSimd"/> false it always runs the scalar reference kernels.</summary>
+    internal static float Dot(GgmlType weightType, ReadOnlySpan<byte> weightRow, ReadOnlySpan<byte> activationRow, int n,
+        bool allowSimd)
+    {
+        GgmlType activationType = VecDotTypes.For(weightType);
+        if (weightRow.Length < GgmlTypeInfo.RowBytes(weightType, n))
+            throw new ArgumentException($"weight row holds fewer than {n} {weightType} elements", nameof(weightRow));
+        if (activationRow.Length < GgmlTypeInfo.RowBytes(activationType, n))
+            throw new ArgumentException($"activation row holds fewer than {n} {activationType} elements", nameof(activationRow));
+
+        bool avx2 = allowSimd && Avx2DotProducts.IsSupported;
+        bool vectors = allowSimd && Vector256.IsHardwareAccelerated;
+        return weightType switch
+        {
+            GgmlType.F32 => vectors
+                ? FloatDotProducts.F32(AsFloats(weightRow, n), AsFloats(activationRow, n))
+                : FloatDotProducts.Scalar.F32(AsFloats(weightRow, n), AsFloats(activationRow, n)),
+            GgmlType.F16 => vectors
+                ? FloatDotProducts.F16(AsShorts(weightRow, n), AsShorts(activationRow, n))
+                : FloatDotProducts.Scalar.F16(AsShorts(weightRow, n), AsShorts(activationRow, n)),
+            GgmlType.BF16 => vectors
+                ? FloatDotProducts.BF16(AsShorts(weightRow, n), AsShorts(activationRow, n))
+                : FloatDotProducts.Scalar.BF16(AsShorts(weightRow, n), AsShorts(activationRow, n)),
+            GgmlType.Q4_0 => avx2 ? Avx2DotProducts.Q4_0(weightRow, activationRow, n) : ScalarDotProducts.Q4_0(weightRow, activationRow, n),
+            GgmlType.Q4_1 => avx2 ? Avx2DotProducts.Q4_1(weightRow, activationRow, n) : ScalarDotProducts.Q4_1(weightRow, activationRow, n),
+            GgmlType.Q5_0 => avx2 ? Avx2DotProducts.Q5_0(weightRow, activationRow, n) : ScalarDotProducts.Q5_0(weightRow, activationRow, n),
+            GgmlType.Q5_1 => avx2 ? Avx2DotProducts.Q5_1(weightRow, activationRow, n) : ScalarDotProducts.Q5_1(weightRow, activationRow, n),
+            GgmlType.Q8_0 => avx2 ? Avx2DotProducts.Q8_0(weightRow, activationRow, n) : ScalarDotProducts.Q8_0(weightRow, activationRow, n),
+            GgmlType.Q4_K => avx2 ? Avx2DotProducts.Q4_K(weightRow, activationRow, n) : ScalarDotProducts.Q4_K(weightRow, activationRow, n),
+            GgmlType.Q5_K => avx2 ? Avx2DotProducts.Q5_K(weightRow, activationRow, n) : ScalarDotProducts.Q5_K(weightRow, activationRow, n),
+            GgmlType.Q6_K => avx2 ? Avx2DotProducts.Q6_K(weightRow, activationRow, n) : ScalarDotProducts.Q6_K(weightRow, activationRow, n),
+            _ => throw new NotSupportedException($"no dot product kernel for {weightType} weights"),
+        };
+    }
+
+    private static ReadOnlySpan<float> AsFloats(ReadOnlySpan<byte> row, int n) => MemoryMarshal.Cast<byte, float>(row)[..n];
+
+    private static ReadOnlySpan<ushort> AsShorts(ReadOnlySpan<byte> row, int n) => MemoryMarshal.Cast<byte, ushort>(row)[..n];
+}

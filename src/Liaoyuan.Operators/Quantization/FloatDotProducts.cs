@@ -1,0 +1,162 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Liaoyuan.Operators.Quantization;
+
+/// <summary>
+/// F32·F32, F16·F16 and BF16·BF16 dot products in the summation order of ggml's AVX2 kernels: four
+/// 8-lane accumulators over runs of 32 elements, reduced pairwise (0+2, 1+3, then 0+1), then across lanes,
+/// then the leftover tail. F16 and BF16 carry the total in double, as ggml does.
+/// </summary>
+/// <remarks>
+/// Every multiply-accumulate is fused, including BF16's vector mul+add and F32's scalar tail: GCC builds of
+/// ggml-cpu contract those into FMA. Each kernel has a scalar twin with the same arithmetic for tests
+/// and for machines without vector hardware.
+/// </remarks>
+internal static class FloatDotProducts
+{
+    private const int Step = 32;
+
+    public static float F32(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+    {
+        int n = x.Length;
+        int bulk = n & ~(Step - 1);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (int i = 0; i < bulk; i += Step)
+        {
+            nuint at = (nuint)i;
+            s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, at), Vector256.LoadUnsafe(ref yr, at), s0);
+            s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, at + 8), Vector256.LoadUnsafe(ref yr, at + 8), s1);
+            s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, at + 16), Vector256.LoadUnsafe(ref yr, at + 16), s2);
+            s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, at + 24), Vector256.LoadUnsafe(ref yr, at + 24), s3);
+        }
+        float sum = Reduce(s0, s1, s2, s3);
+        for (int i = bulk; i < n; i++)
+            sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+        return sum;
+    }
+
+    public static float F16(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y)
+    {
+        int n = x.Length;
+        int bulk = n & ~(Step - 1);
+        ref ushort xr = ref MemoryMarshal.GetReference(x);
+        ref ushort yr = ref MemoryMarshal.GetReference(y);
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (int i = 0; i < bulk; i += Step)
+        {
+            s0 = Vector256.FusedMultiplyAdd(WidenHalf(ref xr, i), WidenHalf(ref yr, i), s0);
+            s1 = Vector256.FusedMultiplyAdd(WidenHalf(ref xr, i + 8), WidenHalf(ref yr, i + 8), s1);
+            s2 = Vector256.FusedMultiplyAdd(WidenHalf(ref xr, i + 16), WidenHalf(ref yr, i + 16), s2);
+            s3 = Vector256.FusedMultiplyAdd(WidenHalf(ref xr, i + 24), WidenHalf(ref yr, i + 24), s3);
+        }
+        double sum = Reduce(s0, s1, s2, s3);
+        for (int i = bulk; i < n; i++)
+            sum += Float16.ToSingle(x[i]) * Float16.ToSingle(y[i]);
+        return (float)sum;
+    }
+
+    public static float BF16(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y)
+    {
+        int n = x.Length;
+        int bulk = n & ~(Step - 1);
+        ref ushort xr = ref MemoryMarshal.GetReference(x);
+        ref ushort yr = ref MemoryMarshal.GetReference(y);
+        Vector256<float> c1 = default, c2 = default, c3 = default, c4 = default;
+        for (int i = 0; i < bulk; i += Step)
+        {
+            c1 = Vector256.FusedMultiplyAdd(WidenBrain(ref xr, i), WidenBrain(ref yr, i), c1);
+            c2 = Vector256.FusedMultiplyAdd(WidenBrain(ref xr, i + 8), WidenBrain(ref yr, i + 8), c2);
+            c3 = Vector256.FusedMultiplyAdd(WidenBrain(ref xr, i + 16), WidenBrain(ref yr, i + 16), c3);
+            c4 = Vector256.FusedMultiplyAdd(WidenBrain(ref xr, i + 24), WidenBrain(ref yr, i + 24), c4);
+        }
+        // ggml's BF16 kernel folds (c1 + c3) + (c2 + c4), then halves, pairs and the last two lanes.
+        Vector256<float> folded = (c1 + c3) + (c2 + c4);
+        double sum = SumHalvesThenPairs(folded);
+        for (int i = bulk; i < n; i++)
+            sum += BFloat16.ToSingle(x[i]) * BFloat16.ToSingle(y[i]);
+        return (float)sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WidenHalf(ref ushort source, int index) =>
+        Float16.Widen(FloatRows.LoadWidened(ref source, index));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WidenBrain(ref ushort source, int index) =>
+        BFloat16.Widen(FloatRows.LoadWidened(ref source, index));
+
+    /// <summary>GGML_F32x8_REDUCE: 0+2 and 1+3, then 0+1, then lower + upper half, then two horizontal adds.</summary>
+    private static float Reduce(Vector256<float> s0, Vector256<float> s1, Vector256<float> s2, Vector256<float> s3)
+    {
+        Vector256<float> v = (s0 + s2) + (s1 + s3);
+        Vector128<float> t = v.GetLower() + v.GetUpper();
+        return (t[0] + t[1]) + (t[2] + t[3]);
+    }
+
+    /// <summary>ggml's hsum_float_8 order: lanes i and i+4, then i and i+2, then the last two.</summary>
+    private static float SumHalvesThenPairs(Vector256<float> v)
+    {
+        Vector128<float> t = v.GetLower() + v.GetUpper();
+        return (t[0] + t[2]) + (t[1] + t[3]);
+    }
+
+    /// <summary>Scalar twins with identical arithmetic, for tests and hardware without vectors.</summary>
+    internal static class Scalar
+    {
+        public static float F32(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
+        {
+            Span<float> acc = stackalloc float[Step];
+            int bulk = x.Length & ~(Step - 1);
+            for (int i = 0; i < bulk; i += Step)
+                for (int k = 0; k < Step; k++)
+                    acc[k] = MathF.FusedMultiplyAdd(x[i + k], y[i + k], acc[k]);
+            float sum = Reduce(acc);
+            for (int i = bulk; i < x.Length; i++)
+                sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+            return sum;
+        }
+
+        public static float F16(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y) =>
+            Wide(x, y, Float16.ToSingle, brain: false);
+
+        public static float BF16(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y) =>
+            Wide(x, y, BFloat16.ToSingle, brain: true);
+
+        private static float Wide(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y, Func<ushort, float> widen, bool brain)
+        {
+            Span<float> acc = stackalloc float[Step];
+            int bulk = x.Length & ~(Step - 1);
+            for (int i = 0; i < bulk; i += Step)
+                for (int k = 0; k < Step; k++)
+                    acc[k] = MathF.FusedMultiplyAdd(widen(x[i + k]), widen(y[i + k]), acc[k]);
+            double sum;
+            if (brain)
+            {
+                Span<float> v = stackalloc float[8];
+                for (int l = 0; l < 8; l++)
+                    v[l] = (acc[l] + acc[16 + l]) + (acc[8 + l] + acc[24 + l]);
+                sum = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+            }
+            else
+            {
+                sum = Reduce(acc);
+            }
+            for (int i = bulk; i < x.Length; i++)
+                sum += widen(x[i]) * widen(y[i]);
+            return (float)sum;
+        }
+
+        private static float Reduce(ReadOnlySpan<float> acc)
+        {
+            Span<float> v = stackalloc float[8];
+            for (int l = 0; l < 8; l++)
+                v[l] = (acc[l] + acc[16 + l]) + (acc[8 + l] + acc[24 + l]);
+            float t0 = v[0] + v[4], t1 = v[1] + v[5], t2 = v[2] + v[6], t3 = v[3] + v[7];
+            return (t0 + t1) + (t2 + t3);
+        }
+    }
+}
