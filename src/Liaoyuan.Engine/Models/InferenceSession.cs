@@ -39,7 +39,7 @@ public sealed class InferenceSession
     public void Reset() => TruncateTo(0);
 
     /// <summary>Appends tokens and returns the logits after the last one.</summary>
-    public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
+    public ReadOnlySpan<float> Evaluate(scoped ReadOnlySpan<int> tokens)
     {
         Run(tokens, default);
         return _lastLogits;
@@ -53,7 +53,7 @@ public sealed class InferenceSession
         Run(tokens, logits);
     }
 
-    private void Run(ReadOnlySpan<int> tokens, Span<float> allLogits)
+    private void Run(scoped ReadOnlySpan<int> tokens, Span<float> allLogits)
     {
         if (tokens.Length == 0) throw new ArgumentException("nothing to evaluate: no tokens");
         if (_tokens.Count + tokens.Length > ContextLength)

@@ -1,4 +1,5 @@
 using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Operators.Vectors;
 
 namespace Liaoyuan.Operators.Kernels;
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Liaoyuan.Operators.Quantization;
+using Liaoyuan.Operators.Vectors;
 using Liaoyuan.Operators.Tensors;
 
 namespace Liaoyuan.Operators.Kernels;
@@ -84,12 +85,12 @@ public sealed partial class CpuKernels : IKernels
         }
     }
 
-    public void Add(Span<float> x, ReadOnlySpan<float> y) => VectorMath.Add(x, y);
+    public void Add(Span<float> x, ReadOnlySpan<float> y) => VectorMath.Add(x, y, x);
 
     public void AddRowBias(Span<float> x, ReadOnlySpan<float> bias)
     {
         for (int offset = 0; offset + bias.Length <= x.Length; offset += bias.Length)
-            VectorMath.Add(x.Slice(offset, bias.Length), bias);
+            VectorMath.Add(x.Slice(offset, bias.Length), bias, x.Slice(offset, bias.Length));
     }
 
     public void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
