@@ -10,6 +10,8 @@ internal static class TestRows
     {
         var random = new Random(seed);
         var row = new float[length];
+        if (length == 0)
+            return row;
         for (int i = 0; i < length; i++)
         {
             double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
