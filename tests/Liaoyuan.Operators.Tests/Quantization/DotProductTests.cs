@@ -188,3 +188,20 @@ public class DotProductTests
         Assert.Throws<ArgumentException>(() => DotProducts.Dot(GgmlType.Q4_0, w, a, 32));
     }
 }
+
+public class Q8KActivationTests
+{
+    [Theory]
+    [InlineData(1)] [InlineData(3)] [InlineData(7)] [InlineData(33)]
+    public void Vector_Q8_K_quantizer_matches_the_reference_byte_for_byte(int blocks)
+    {
+        float[] x = TestRows.Random(256 * blocks, seed: 700 + blocks, scale: 2f);
+        x[5] = -x.Max(MathF.Abs); // a tie in magnitude between signs: the first one must win
+        x[9] = -x[5];
+        var reference = new byte[292 * blocks];
+        var vector = new byte[292 * blocks];
+        KQuants.QuantizeQ8_K(x, reference);
+        Q8KActivationQuantizer.Quantize(x, vector);
+        Assert.Equal(reference, vector);
+    }
+}
