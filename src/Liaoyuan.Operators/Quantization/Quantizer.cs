@@ -42,7 +42,7 @@ public static class Quantizer
         {
             case GgmlType.Q8_0: ActivationQuantizer.QuantizeQ8_0(src, dst); break;
             case GgmlType.Q8_1: ActivationQuantizer.QuantizeQ8_1(src, dst); break;
-            case GgmlType.Q8_K: KQuants.QuantizeQ8_K(src, dst); break; // x86 uses the reference path for Q8_K
+            case GgmlType.Q8_K: Q8KActivationQuantizer.Quantize(src, dst); break; // x86 quantizes Q8_K with the reference algorithm
             case GgmlType.F32 or GgmlType.F16 or GgmlType.BF16: QuantizeRow(vecDotType, src, dst); break;
             default: throw new NotSupportedException($"{vecDotType} is not an activation type");
         }
