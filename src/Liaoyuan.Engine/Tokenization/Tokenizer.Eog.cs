@@ -18,14 +18,16 @@ public abstract partial class Tokenizer
 
     /// <summary>
     /// Fills in EOT/EOM/FIM ids the file does not give and the end-of-generation set, and marks the
-    /// tokens found by name as control tokens, as llama.cpp's loader does. Where several tokens match
-    /// (llama.cpp takes whichever its hash map yields first) we take the lowest id.
+    /// tokens found by name as control tokens, as llama.cpp's loader does. Where several tokens match,
+    /// llama.cpp takes whichever its hash map yields first, which with libstdc++ is in practice the one
+    /// added last; we take the highest id (e.g. &lt;|im_end|&gt; over &lt;|endoftext|&gt;, &lt;|eot_id|&gt; over
+    /// &lt;|end_of_text|&gt;), which is what llama.cpp reports for Qwen and Llama 3 files.
     /// </summary>
     private static void FindEndOfGeneration(GgufFile file, VocabularyData v)
     {
         int Find(string[] texts)
         {
-            for (int id = 0; id < v.Tokens.Length; id++)
+            for (int id = v.Tokens.Length - 1; id >= 0; id--)
             {
                 if (Array.IndexOf(texts, v.Tokens[id]) >= 0) return id;
             }

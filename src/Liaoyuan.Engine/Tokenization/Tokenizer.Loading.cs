@@ -137,7 +137,7 @@ public abstract partial class Tokenizer
     }
 
     /// <summary>llama.cpp's pre-tokenizer names, with the flags each implies.</summary>
-    private static void ApplyPreType(VocabularyData v)
+    internal static void ApplyPreType(VocabularyData v)
     {
         v.CleanSpaces = true;
         switch (v.Pre)
