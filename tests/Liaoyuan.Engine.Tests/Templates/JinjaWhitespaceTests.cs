@@ -23,8 +23,8 @@ public sealed class JinjaWhitespaceTests
     [Theory]
     [InlineData("{% if true %}\nx\n{% endif %}\ny", "x\ny")]
     [InlineData("a\n    {% if true %}\n    b\n    {% endif %}\nc", "a\n    b\nc")]
-    [InlineData("{% set x = 1 %}\n{{ x }}\n", "1\n")]
-    [InlineData("  {{ 'x' }}\n", "  x\n")]
+    [InlineData("{% set x = 1 %}\n{{ x }}\n", "1")]
+    [InlineData("  {{ 'x' }}\n", "  x")]
     [InlineData("  {%+ if true %}x{% endif %}", "  x")]
     [InlineData("{% if true +%}\nx{% endif %}", "\nx")]
     [InlineData("  {# comment #}\nx", "x")]
@@ -32,6 +32,13 @@ public sealed class JinjaWhitespaceTests
     public void Trim_blocks_and_lstrip_blocks_as_hugging_face_renders(string template, string expected)
     {
         Assert.Equal(expected, Render(template, options: HuggingFace));
+    }
+
+    [Fact]
+    public void One_trailing_newline_is_dropped_unless_asked_to_keep_it()
+    {
+        Assert.Equal("a\n", Render("a\n\n"));
+        Assert.Equal("a\n\n", Render("a\n\n", options: new TemplateSyntaxOptions { KeepTrailingNewline = true }));
     }
 
     [Fact]
