@@ -44,6 +44,7 @@ public sealed class TemplateErrorTests
     [InlineData("{% set x = 1 %}{% set x.y = 2 %}", "namespace")]
     [InlineData("{{ none() }}", "not callable")]
     [InlineData("{{ undefined_function() }}", "undefined_function")]
+    [InlineData("{% macro loop_forever() %}{{ loop_forever() }}{% endmacro %}{{ loop_forever() }}", "nested more than")]
     public void Render_errors_are_template_exceptions(string template, string reasonFragment)
     {
         var error = Assert.Throws<TemplateException>(() => Render(template));
