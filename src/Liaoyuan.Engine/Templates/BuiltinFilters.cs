@@ -45,7 +45,7 @@ internal static class BuiltinFilters
             case "sort": return Sort(value, arguments, position);
             case "sum": return Sum(value, arguments, position);
             case "min" or "max": return MinOrMax(value, name == "max", position);
-            case "abs": return value switch { long i => Math.Abs(i), double f => Math.Abs(f), _ => throw position.Error("abs needs a number") };
+            case "abs": return value switch { long i => (object)Math.Abs(i), double f => Math.Abs(f), _ => throw position.Error("abs needs a number") };
             case "int": return ToInteger(value, Argument(0, "default", 0L));
             case "float": return ToFloat(value, Argument(0, "default", 0.0));
             case "round": return Round(value, arguments, position);

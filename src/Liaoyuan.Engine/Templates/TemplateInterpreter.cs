@@ -33,6 +33,11 @@ internal sealed partial class TemplateInterpreter
 
     private enum Flow { Normal, Break, Continue }
 
+    // A macro that calls itself without end would otherwise take the process down with a stack overflow.
+    private const int MaximumMacroDepth = 200;
+
+    private int _macroDepth;
+
     public static string Render(IReadOnlyList<Statement> template, IReadOnlyDictionary<string, object?> globals,
         IReadOnlyDictionary<string, object?> variables)
     {
@@ -191,9 +196,21 @@ internal sealed partial class TemplateInterpreter
             }
             scope.Set("varargs", arguments.Positional.Skip(macro.Parameters.Count).ToList());
             scope.Set("kwargs", extraNamed);
-            var output = new StringBuilder();
-            interpreter.Execute(macro.Body, scope, output);
-            return output.ToString();
+            if (interpreter._macroDepth >= MaximumMacroDepth)
+            {
+                throw position.Error($"macro '{macro.Name}' nested more than {MaximumMacroDepth} calls deep");
+            }
+            interpreter._macroDepth++;
+            try
+            {
+                var output = new StringBuilder();
+                interpreter.Execute(macro.Body, scope, output);
+                return output.ToString();
+            }
+            finally
+            {
+                interpreter._macroDepth--;
+            }
         }
     }
 }

@@ -25,6 +25,7 @@ internal sealed class TemplateLexer
     {
         // Jinja normalises line endings in template data; templates saved on Windows render the same.
         _source = source.Replace("\r\n", "\n").Replace('\r', '\n');
+        if (!options.KeepTrailingNewline && _source.EndsWith('\n')) _source = _source[..^1];
         _options = options;
         for (int i = 0; i < _source.Length; i++)
         {

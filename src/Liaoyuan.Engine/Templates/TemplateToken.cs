@@ -50,6 +50,11 @@ public sealed record TemplateSyntaxOptions
     /// <summary>Drop spaces and tabs that lead up to a <c>{% ... %}</c> or <c>{# ... #}</c> tag on its line.</summary>
     public bool LstripBlocks { get; init; }
 
+    /// <summary>
+    /// Keep a newline that ends the template source. Off by default, as in Jinja, which drops one trailing newline.
+    /// </summary>
+    public bool KeepTrailingNewline { get; init; }
+
     public static TemplateSyntaxOptions Jinja { get; } = new();
 
     public static TemplateSyntaxOptions HuggingFace { get; } = new() { TrimBlocks = true, LstripBlocks = true };

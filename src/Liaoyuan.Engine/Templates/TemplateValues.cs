@@ -122,7 +122,7 @@ internal static class TemplateValueConversion
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         JsonValueKind.Number => IsIntegerLiteral(element.GetRawText()) && element.TryGetInt64(out long integer)
-            ? integer
+            ? (object)integer // without the cast the conditional would be typed double and turn 1 into 1.0
             : element.GetDouble(),
         _ => null,
     };

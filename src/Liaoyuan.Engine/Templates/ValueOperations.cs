@@ -103,7 +103,7 @@ internal static class ValueOperations
                 long remainder = a % b;
                 return (remainder != 0 && (remainder < 0) != (b < 0)) ? remainder + b : remainder;
             case "**":
-                return b >= 0 ? (long)Math.Pow(a, b) : Math.Pow(a, b);
+                return b >= 0 ? (object)(long)Math.Pow(a, b) : Math.Pow(a, b);
             default:
                 throw position.Error($"unknown operator {op}");
         }
@@ -127,7 +127,7 @@ internal static class ValueOperations
 
     public static object? Negate(object? value, SourcePosition position) => value switch
     {
-        double number => -number,
+        double number => (object)-number,
         _ when TryGetInteger(value, out long integer) => -integer,
         _ => throw position.Error($"bad operand type for unary -: '{PythonFormatting.TypeName(value)}'"),
     };
