@@ -72,6 +72,30 @@ internal static class TokenizerTestData
     ];
 
     /// <summary>
+    /// Deterministic random strings over a pool of troublesome pieces (mixed scripts, whitespace runs,
+    /// digits, contractions, emoji, partial and whole special tokens) for differential testing.
+    /// </summary>
+    public static string[] Fuzz(int count, int seed)
+    {
+        string[] pool =
+        [
+            " ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u3000", "a", "The", " the", "quick", "HELLO", "'s", "'T", "'ll", "'RE", "don't",
+            "1", "23", "456", "7890", ".", ",", "!?", "...", "(", ")", "{", "}", "<", ">", "|", "$", "+", "=", "^", "~", "`", "_", "-", "#",
+            "你好", "世界", "，", "。", "的", "😀", "🎉", "❤️", "🇨🇳", "é", "ß", "Ж", "ω", "ﬁ", "\u0301", "\u200d",
+            "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|im_", "end|>", "<s>", "</s>", "<unk>", "<0x41>", "▁",
+        ];
+        var rng = new Random(seed);
+        var result = new string[count];
+        for (int i = 0; i < count; i++)
+        {
+            var sb = new StringBuilder();
+            for (int k = rng.Next(1, 12); k > 0; k--) sb.Append(pool[rng.Next(pool.Length)]);
+            result[i] = sb.ToString();
+        }
+        return result;
+    }
+
+    /// <summary>
     /// Writes a GGUF that llama.cpp loads in vocab-only mode: the tokenizer plus the llama architecture's
     /// required hyperparameters (it reads them before the vocabulary even when it skips the tensors).
     /// </summary>
