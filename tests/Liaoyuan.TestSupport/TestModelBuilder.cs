@@ -24,6 +24,8 @@ public sealed record TestModelShape
     /// <summary>Type of the token embedding (llama.cpp keeps it quantized too, usually Q8_0 / Q6_K / Q4_K).</summary>
     public GgmlType? EmbeddingType { get; init; }
     public int Seed { get; init; } = 1234;
+    /// <summary>Standard deviation of the logits for unit-RMS hidden states; large values make greedy decoding robust.</summary>
+    public float OutputScale { get; init; } = 3.0f;
 }
 
 /// <summary>
@@ -59,7 +61,7 @@ public static class TestModelBuilder
         int qWidth = shape.Heads * shape.HeadDim, kvWidth = shape.KvHeads * shape.HeadDim;
         Matrix(w, random, "token_embd.weight", embd, vocab, shape.EmbeddingType ?? shape.MatrixType, 1.0f);
         Vector(w, random, "output_norm.weight", embd, 1.0f, 0.1f);
-        if (!shape.TiedOutput) Matrix(w, random, "output.weight", embd, vocab, shape.MatrixType, 3.0f / MathF.Sqrt(embd));
+        if (!shape.TiedOutput) Matrix(w, random, "output.weight", embd, vocab, shape.MatrixType, shape.OutputScale / MathF.Sqrt(embd));
         if (shape.Llama3RopeFactors)
         {
             // Llama 3.1's converter stores per-frequency divisors: 1 for high frequencies, up to 8 for low ones.

@@ -57,3 +57,24 @@ public sealed class TestVocabulary
         return symbols;
     }
 }
+
+/// <summary>Vocabularies trained by our own BPE trainer on <see cref="TestCorpus"/>, cached per process.</summary>
+public static class TestVocabularies
+{
+    private static readonly Lazy<Liaoyuan.Engine.Tokenization.TrainedVocabulary> Bpe = new(() =>
+        Liaoyuan.Engine.Tokenization.BpeTrainer.TrainByteLevel(CorpusLines(), 600, "qwen2", minFrequency: 1));
+
+    private static readonly Lazy<Liaoyuan.Engine.Tokenization.TrainedVocabulary> SentencePieceVocabulary = new(() =>
+        Liaoyuan.Engine.Tokenization.BpeTrainer.TrainSentencePiece(CorpusLines(), 600, minFrequency: 1));
+
+    /// <summary>A byte-level BPE vocabulary (Qwen2 pre-tokenizer) with ChatML special tokens.</summary>
+    public static TestVocabulary Multilingual() => From(Bpe.Value);
+
+    /// <summary>A SentencePiece (`llama` model) vocabulary with byte fallback.</summary>
+    public static TestVocabulary SentencePiece() => From(SentencePieceVocabulary.Value);
+
+    private static TestVocabulary From(Liaoyuan.Engine.Tokenization.TrainedVocabulary v) => new(v.Tokens.Count, v.WriteTo);
+
+    private static IEnumerable<string> CorpusLines() =>
+        TestCorpus.Multilingual.Split('\n').Select(line => line + "\n").Concat(Enumerable.Repeat(TestCorpus.Multilingual, 3));
+}
