@@ -44,14 +44,7 @@ internal static class ChatCommand
                 }
                 if (line.Trim().Length == 0) continue;
                 history.Add(new ChatMessage("user", line));
-                string prompt = template.Render(history, new ChatTemplateOptions
-                {
-                    AddGenerationPrompt = true,
-                    BosToken = model.Tokenizer.BosId >= 0 ? model.Tokenizer.TokenText(model.Tokenizer.BosId) : "",
-                    EosToken = model.Tokenizer.EosId >= 0 ? model.Tokenizer.TokenText(model.Tokenizer.EosId) : "",
-                });
-                // The template writes BOS itself when the model wants one, so no special tokens are added here.
-                var tokens = model.Tokenizer.Encode(prompt, addSpecial: false, parseSpecial: true);
+                var tokens = ChatPrompt.Tokenize(template, model.Tokenizer, history);
                 var reply = new StringBuilder();
                 try
                 {

@@ -112,7 +112,7 @@ public sealed class LogitsAgainstLlamaCppTests(ITestOutputHelper output) : IDisp
         var logits = session.Evaluate(Prompt);
         for (int i = 0; i < 32; i++)
         {
-            int next = Generation.Sampler.ArgMax(logits);
+            int next = Engine.Generation.Sampler.ArgMax(logits);
             ours.Add(next);
             logits = session.Evaluate([next]);
         }

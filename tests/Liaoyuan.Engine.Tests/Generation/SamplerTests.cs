@@ -1,0 +1,81 @@
+using Liaoyuan.Engine.Generation;
+
+namespace Liaoyuan.Engine.Tests.Generation;
+
+public sealed class SamplerTests
+{
+    private static readonly float[] Logits = [1.0f, 3.0f, 2.5f, -1.0f, 0.0f, 2.9f];
+
+    [Fact]
+    public void GreedyPicksTheLargestLogit()
+    {
+        var sampler = new Sampler(SamplingOptions.Greedy);
+        Assert.Equal(1, sampler.Sample(Logits, []));
+    }
+
+    [Fact]
+    public void RepeatPenaltyDividesPositiveAndMultipliesNegativeLogits()
+    {
+        var sampler = new Sampler(SamplingOptions.Greedy with { RepeatPenalty = 2.0f });
+        // Token 1 (3.0) seen before becomes 1.5, so 5 (2.9) wins.
+        Assert.Equal(5, sampler.Sample(Logits, [1]));
+    }
+
+    [Fact]
+    public void PresenceAndFrequencyPenaltiesSubtract()
+    {
+        var sampler = new Sampler(SamplingOptions.Greedy with { FrequencyPenalty = 0.1f, PresencePenalty = 0.1f });
+        // Token 1 seen twice: 3.0 - 2*0.1 - 0.1 = 2.7 < 2.9.
+        Assert.Equal(5, sampler.Sample(Logits, [1, 1]));
+        Assert.Equal(1, sampler.Sample(Logits, [0]));
+    }
+
+    [Fact]
+    public void TopKOneIsGreedyEvenAtHighTemperature()
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 5f, TopK = 1, Seed = 7 });
+        for (int i = 0; i < 50; i++) Assert.Equal(1, sampler.Sample(Logits, []));
+    }
+
+    [Fact]
+    public void MinPDropsUnlikelyTokens()
+    {
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 1f, MinP = 0.5f, Seed = 3 });
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 300; i++) seen.Add(sampler.Sample(Logits, []));
+        // p(2.5)/p(3.0) = e^-0.5 ≈ 0.61 ≥ 0.5 and p(2.9)/p(3.0) ≈ 0.90 stay; 1.0, 0.0, -1.0 go.
+        Assert.Equal(new HashSet<int> { 1, 2, 5 }, seen);
+    }
+
+    [Fact]
+    public void TopPKeepsTheSmallestNucleus()
+    {
+        float[] logits = [10f, 0f, 0f, 0f];
+        var sampler = new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 0.5f, MinP = 0f, Seed = 11 });
+        for (int i = 0; i < 100; i++) Assert.Equal(0, sampler.Sample(logits, []));
+    }
+
+    [Fact]
+    public void TheSameSeedGivesTheSameDraws()
+    {
+        var options = new SamplingOptions { Temperature = 1.5f, TopK = 0, TopP = 1f, MinP = 0f, Seed = 42 };
+        var a = new Sampler(options);
+        var b = new Sampler(options);
+        var drawsA = Enumerable.Range(0, 40).Select(_ => a.Sample(Logits, [])).ToArray();
+        var drawsB = Enumerable.Range(0, 40).Select(_ => b.Sample(Logits, [])).ToArray();
+        Assert.Equal(drawsA, drawsB);
+        Assert.True(drawsA.Distinct().Count() > 1, "a temperature of 1.5 should not be deterministic across draws");
+    }
+
+    [Theory]
+    [InlineData(-1f, 40, 0.9f, 0f)]
+    [InlineData(1f, -1, 0.9f, 0f)]
+    [InlineData(1f, 40, 0f, 0f)]
+    [InlineData(1f, 40, 0.9f, 1.5f)]
+    public void BadSettingsAreRejectedWithAReason(float temperature, int topK, float topP, float minP)
+    {
+        var options = new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP };
+        Assert.NotNull(options.Validate());
+        Assert.Throws<ArgumentException>(() => new Sampler(options));
+    }
+}
