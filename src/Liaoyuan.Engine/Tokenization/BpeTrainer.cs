@@ -116,7 +116,10 @@ public static class BpeTrainer
         }
         return new TrainedVocabulary("llama", null, [.. tokens], scores, types, null)
         {
-            UnknownId = 0, BosId = 1, EosId = 2, AddBos = true,
+            UnknownId = 0,
+            BosId = 1,
+            EosId = 2,
+            AddBos = true,
         };
     }
 

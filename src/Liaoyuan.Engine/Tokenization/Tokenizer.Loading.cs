@@ -61,10 +61,16 @@ public abstract partial class Tokenizer
 
         var v = new VocabularyData
         {
-            Source = file.Path, Model = model, Tokens = tokens, Ids = ids,
-            Scores = ReadScores(file, n), Types = ReadTypes(file, n),
+            Source = file.Path,
+            Model = model,
+            Tokens = tokens,
+            Ids = ids,
+            Scores = ReadScores(file, n),
+            Types = ReadTypes(file, n),
             Pre = file.GetStringOrNull("tokenizer.ggml.pre"),
-            Bos = bos < n ? bos : -1, Eos = eos < n ? eos : -1, Unknown = unk < n ? unk : -1,
+            Bos = bos < n ? bos : -1,
+            Eos = eos < n ? eos : -1,
+            Unknown = unk < n ? unk : -1,
             ChatTemplate = file.GetStringOrNull("tokenizer.chat_template"),
         };
 

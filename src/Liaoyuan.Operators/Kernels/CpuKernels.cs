@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Liaoyuan.Operators.Quantization;
-using Liaoyuan.Operators.Vectors;
 using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Operators.Vectors;
 
 namespace Liaoyuan.Operators.Kernels;
 

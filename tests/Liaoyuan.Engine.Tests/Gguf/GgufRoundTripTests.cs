@@ -1,6 +1,6 @@
 using Liaoyuan.Engine.Gguf;
-using Liaoyuan.TestSupport;
 using Liaoyuan.Operators.Tensors;
+using Liaoyuan.TestSupport;
 
 namespace Liaoyuan.Engine.Tests.Gguf;
 

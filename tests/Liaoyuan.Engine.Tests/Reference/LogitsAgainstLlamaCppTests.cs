@@ -1,7 +1,7 @@
 using Liaoyuan.Engine.Models;
-using Liaoyuan.TestSupport;
 using Liaoyuan.Operators.Kernels;
 using Liaoyuan.Operators.Tensors;
+using Liaoyuan.TestSupport;
 using Xunit.Abstractions;
 
 namespace Liaoyuan.Engine.Tests.Reference;

@@ -1,9 +1,9 @@
 using System.Reflection;
 using System.Text;
+using Liaoyuan.Engine.Tokenization;
 using LLama;
 using LLama.Common;
 using LLama.Native;
-using Liaoyuan.Engine.Tokenization;
 using static Liaoyuan.Engine.Tests.Tokenization.TokenizerTestData;
 
 namespace Liaoyuan.Engine.Tests.Tokenization;

@@ -155,9 +155,15 @@ public class BlockLayoutTests
     }
 
     [Theory]
-    [InlineData(GgmlType.Q4_0, 18)] [InlineData(GgmlType.Q4_1, 20)] [InlineData(GgmlType.Q5_0, 22)]
-    [InlineData(GgmlType.Q5_1, 24)] [InlineData(GgmlType.Q8_0, 34)] [InlineData(GgmlType.Q8_1, 36)]
-    [InlineData(GgmlType.Q4_K, 144)] [InlineData(GgmlType.Q5_K, 176)] [InlineData(GgmlType.Q6_K, 210)]
+    [InlineData(GgmlType.Q4_0, 18)]
+    [InlineData(GgmlType.Q4_1, 20)]
+    [InlineData(GgmlType.Q5_0, 22)]
+    [InlineData(GgmlType.Q5_1, 24)]
+    [InlineData(GgmlType.Q8_0, 34)]
+    [InlineData(GgmlType.Q8_1, 36)]
+    [InlineData(GgmlType.Q4_K, 144)]
+    [InlineData(GgmlType.Q5_K, 176)]
+    [InlineData(GgmlType.Q6_K, 210)]
     [InlineData(GgmlType.Q8_K, 292)]
     public void Block_sizes_match_ggml(GgmlType type, int bytes) => Assert.Equal(bytes, GgmlTypeInfo.TypeSize(type));
 }

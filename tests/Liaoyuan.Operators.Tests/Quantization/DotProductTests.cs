@@ -173,11 +173,19 @@ public class DotProductTests
     }
 
     [Theory]
-    [InlineData(GgmlType.F32, GgmlType.F32)] [InlineData(GgmlType.F16, GgmlType.F16)] [InlineData(GgmlType.BF16, GgmlType.BF16)]
-    [InlineData(GgmlType.Q4_0, GgmlType.Q8_0)] [InlineData(GgmlType.Q5_0, GgmlType.Q8_0)] [InlineData(GgmlType.Q8_0, GgmlType.Q8_0)]
-    [InlineData(GgmlType.Q4_1, GgmlType.Q8_1)] [InlineData(GgmlType.Q5_1, GgmlType.Q8_1)]
-    [InlineData(GgmlType.Q2_K, GgmlType.Q8_K)] [InlineData(GgmlType.Q3_K, GgmlType.Q8_K)] [InlineData(GgmlType.Q4_K, GgmlType.Q8_K)]
-    [InlineData(GgmlType.Q5_K, GgmlType.Q8_K)] [InlineData(GgmlType.Q6_K, GgmlType.Q8_K)]
+    [InlineData(GgmlType.F32, GgmlType.F32)]
+    [InlineData(GgmlType.F16, GgmlType.F16)]
+    [InlineData(GgmlType.BF16, GgmlType.BF16)]
+    [InlineData(GgmlType.Q4_0, GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q5_0, GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q8_0, GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_1, GgmlType.Q8_1)]
+    [InlineData(GgmlType.Q5_1, GgmlType.Q8_1)]
+    [InlineData(GgmlType.Q2_K, GgmlType.Q8_K)]
+    [InlineData(GgmlType.Q3_K, GgmlType.Q8_K)]
+    [InlineData(GgmlType.Q4_K, GgmlType.Q8_K)]
+    [InlineData(GgmlType.Q5_K, GgmlType.Q8_K)]
+    [InlineData(GgmlType.Q6_K, GgmlType.Q8_K)]
     public void Vec_dot_types_follow_llama_cpp(GgmlType weight, GgmlType activation) =>
         Assert.Equal(activation, VecDotTypes.For(weight));
 
@@ -192,7 +200,10 @@ public class DotProductTests
 public class Q8KActivationTests
 {
     [Theory]
-    [InlineData(1)] [InlineData(3)] [InlineData(7)] [InlineData(33)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    [InlineData(33)]
     public void Vector_Q8_K_quantizer_matches_the_reference_byte_for_byte(int blocks)
     {
         float[] x = TestRows.Random(256 * blocks, seed: 700 + blocks, scale: 2f);

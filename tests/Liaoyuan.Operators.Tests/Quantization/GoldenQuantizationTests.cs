@@ -121,8 +121,14 @@ public class GoldenQuantizationTests
     }
 
     [Theory]
-    [InlineData(GgmlType.Q4_0)] [InlineData(GgmlType.Q4_1)] [InlineData(GgmlType.Q5_0)] [InlineData(GgmlType.Q5_1)]
-    [InlineData(GgmlType.Q8_0)] [InlineData(GgmlType.Q4_K)] [InlineData(GgmlType.Q5_K)] [InlineData(GgmlType.Q6_K)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    [InlineData(GgmlType.Q6_K)]
     [InlineData(GgmlType.Q8_K)]
     public void Zeros_quantize_to_zeros(GgmlType type)
     {

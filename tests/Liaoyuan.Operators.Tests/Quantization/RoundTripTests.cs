@@ -30,8 +30,13 @@ public class RoundTripTests
         }
         double budget = type switch
         {
-            GgmlType.Q4_0 => 0.20, GgmlType.Q4_1 => 0.15, GgmlType.Q5_0 => 0.10, GgmlType.Q5_1 => 0.08,
-            GgmlType.Q4_K => 0.12, GgmlType.Q5_K => 0.06, GgmlType.Q6_K => 0.03,
+            GgmlType.Q4_0 => 0.20,
+            GgmlType.Q4_1 => 0.15,
+            GgmlType.Q5_0 => 0.10,
+            GgmlType.Q5_1 => 0.08,
+            GgmlType.Q4_K => 0.12,
+            GgmlType.Q5_K => 0.06,
+            GgmlType.Q6_K => 0.03,
             _ => 0.01, // the 8-bit formats
         };
         Assert.InRange(Math.Sqrt(error / energy), 0, budget);

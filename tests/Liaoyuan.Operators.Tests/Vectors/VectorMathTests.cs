@@ -7,7 +7,11 @@ namespace Liaoyuan.Operators.Tests.Vectors;
 public class VectorMathTests
 {
     [Theory]
-    [InlineData(0)] [InlineData(5)] [InlineData(32)] [InlineData(77)] [InlineData(1000)]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(32)]
+    [InlineData(77)]
+    [InlineData(1000)]
     public void Dot_matches_the_scalar_twin_and_the_exact_value(int n)
     {
         float[] x = TestRows.Random(n, seed: n), y = TestRows.Random(n, seed: n + 1);
@@ -54,7 +58,9 @@ public class VectorMathTests
     }
 
     [Theory]
-    [InlineData(1)] [InlineData(8)] [InlineData(29)]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(29)]
     public void Max_finds_the_largest_element_anywhere(int n)
     {
         for (int position = 0; position < n; position++)
