@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Liaoyuan.Bench;
+
+/// <summary>Memory read bandwidth, the ceiling on decode speed: every weight is read once per generated token.</summary>
+public static class Bandwidth
+{
+    public static void Report()
+    {
+        const long bytes = 2L << 30;
+        var data = new float[bytes / sizeof(float)];
+        new Random(1).NextBytes(MemoryMarshal.AsBytes(data.AsSpan(0, 1 << 20)));
+        Time(data, Environment.ProcessorCount); // first touch maps the pages; not a bandwidth figure
+        for (int threads = 1; threads <= Environment.ProcessorCount; threads++)
+        {
+            var rates = new List<double>();
+            for (int rep = 0; rep < 5; rep++) rates.Add(bytes / 1e9 / Time(data, threads));
+            rates.Sort();
+            Console.WriteLine($"read bandwidth, {threads} thread(s): {rates[2]:F1} GB/s (median of 5, {rates[0]:F1}–{rates[4]:F1})");
+        }
+    }
+
+    private static double Time(float[] data, int threads)
+    {
+        int chunk = data.Length / threads;
+        var watch = Stopwatch.StartNew();
+        var sums = new float[threads];
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var span = data.AsSpan(t * chunk, chunk);
+            var acc = Vector<float>.Zero;
+            var vectors = MemoryMarshal.Cast<float, Vector<float>>(span);
+            foreach (var v in vectors) acc += v;
+            sums[t] = Vector.Sum(acc);
+        });
+        double seconds = watch.Elapsed.TotalSeconds;
+        GC.KeepAlive(sums);
+        return seconds;
+    }
+}

@@ -1,0 +1,30 @@
+using Liaoyuan.Bench;
+using Liaoyuan.Operators.Tensors;
+using Liaoyuan.TestSupport;
+
+// liaoyuan-bench make-model SHAPE TYPE OUT      write a random-weight model in a real shape
+// liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
+// liaoyuan-bench bandwidth                      memory read bandwidth and the decode limit it implies
+if (args.Length == 0)
+{
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | bandwidth");
+    return 2;
+}
+switch (args[0])
+{
+    case "make-model":
+        var type = Enum.Parse<GgmlType>(args[2], ignoreCase: true);
+        var shape = BenchModels.Shape(args[1], type) with { EmbeddingType = type };
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        TestModelBuilder.Write(args[3], shape, BenchModels.Vocabulary(BenchModels.VocabSize(args[1])));
+        Console.WriteLine($"wrote {args[3]} ({new FileInfo(args[3]).Length / 1e6:F1} MB) in {watch.Elapsed.TotalSeconds:F1} s");
+        return 0;
+    case "compare":
+        return SideBySide.Run(args[1..]);
+    case "bandwidth":
+        Bandwidth.Report();
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown command '{args[0]}'");
+        return 2;
+}
