@@ -20,7 +20,11 @@ public sealed class LoadedModel : IDisposable
     public TransformerModel Model { get; }
     public ModelHyperparameters Config => Model.Config;
 
-    public void Dispose() => File.Dispose();
+    public void Dispose()
+    {
+        Model.Kernels.Dispose();
+        File.Dispose();
+    }
 }
 
 public static class ModelLoader

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Liaoyuan.Operators.Quantization;
 using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Operators.Threading;
 using Liaoyuan.Operators.Vectors;
 
 namespace Liaoyuan.Operators.Kernels;
@@ -12,12 +13,18 @@ namespace Liaoyuan.Operators.Kernels;
 /// </summary>
 public sealed partial class CpuKernels : IKernels
 {
-    private readonly ThreadLocal<byte[]> _activationScratch = new(() => []);
+    private readonly WorkerPool _pool;
+    private readonly MatMulWork _matMul = new();
+    private byte[] _quantizedActivations = [];
+    private float[] _floatActivations = [];
 
     public CpuKernels(int threads = 0)
     {
         Threads = threads > 0 ? threads : Environment.ProcessorCount;
+        _pool = new WorkerPool(Threads);
     }
+
+    public void Dispose() => _pool.Dispose();
 
     public int Threads { get; }
 
@@ -26,42 +33,65 @@ public sealed partial class CpuKernels : IKernels
         int rows = weight.Rows, columns = weight.Columns;
         if (x.Length < tokens * columns || y.Length < tokens * rows)
             throw new ArgumentException($"matmul shapes: weight {rows}x{columns}, x {x.Length}, y {y.Length}, tokens {tokens}");
-        GgmlType dotType = VecDotTypes.For(weight.Type);
-        int activationRowBytes = (int)GgmlTypeInfo.RowBytes(dotType, columns);
-        byte[] scratch = _activationScratch.Value!;
-        if (scratch.Length < activationRowBytes * tokens)
-        {
-            scratch = new byte[activationRowBytes * tokens];
-            _activationScratch.Value = scratch;
-        }
-        for (int t = 0; t < tokens; t++)
-        {
-            Quantizer.QuantizeActivationRow(dotType, x.Slice(t * columns, columns), scratch.AsSpan(t * activationRowBytes, activationRowBytes));
-        }
+        var work = _matMul;
+        work.Weight = weight;
+        work.Tokens = tokens;
+        bool batch = tokens >= 4 && Avx2TileKernels.IsSupported;
+        work.Mode = !batch ? MatMulWork.Strategy.Dots
+            : weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? MatMulWork.Strategy.QuantizedTiles
+            : weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles // BF16 stays on dots: its 8-bit mantissa turns summation-order noise into rounding flips
+            : MatMulWork.Strategy.Dots;
 
-        var w = weight;
-        fixed (float* yPointer = y)
-        fixed (byte* activations = scratch)
+        fixed (float* output = y)
         {
-            float* output = yPointer;
-            byte* act = activations;
-            int chunk = Math.Max(1, (rows + Threads * 4 - 1) / (Threads * 4));
-            int chunks = (rows + chunk - 1) / chunk;
-            void Work(int c)
+            work.Output = output;
+            if (work.Mode == MatMulWork.Strategy.FloatTiles)
             {
-                int start = c * chunk, end = Math.Min(rows, start + chunk);
-                for (int r = start; r < end; r++)
+                // Round the activations as llama.cpp converts them for this weight type, but keep them as floats
+                // so the tiles can reuse each widened weight row for several tokens.
+                float[] rounded = Grow(ref _floatActivations, tokens * columns);
+                RoundToDotType(weight.Type, x[..(tokens * columns)], rounded);
+                fixed (float* activations = rounded)
                 {
-                    var row = new ReadOnlySpan<byte>(w.Data + (long)r * w.RowBytes, w.RowBytes);
-                    for (int t = 0; t < tokens; t++)
-                    {
-                        var a = new ReadOnlySpan<byte>(act + (long)t * activationRowBytes, activationRowBytes);
-                        output[(long)t * rows + r] = DotProducts.Dot(w.Type, row, a, columns);
-                    }
+                    work.FloatActivations = activations;
+                    work.RowsPerJob = 16;
+                    _pool.Run(work, work.Jobs);
                 }
+                return;
             }
-            if (Threads == 1 || (long)rows * columns * tokens < 32768) for (int c = 0; c < chunks; c++) Work(c);
-            else Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = Threads }, Work);
+            GgmlType dotType = VecDotTypes.For(weight.Type);
+            int activationRowBytes = (int)GgmlTypeInfo.RowBytes(dotType, columns);
+            byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
+            for (int t = 0; t < tokens; t++)
+                Quantizer.QuantizeActivationRow(dotType, x.Slice(t * columns, columns), quantized.AsSpan(t * activationRowBytes, activationRowBytes));
+            fixed (byte* activations = quantized)
+            {
+                work.Activations = activations;
+                work.ActivationRowBytes = activationRowBytes;
+                work.RowsPerJob = batch ? 32 : Math.Max(4, rows / (Threads * 8));
+                _pool.Run(work, work.Jobs);
+            }
+        }
+    }
+
+    private static T[] Grow<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length) buffer = new T[length];
+        return buffer;
+    }
+
+    private static void RoundToDotType(GgmlType type, ReadOnlySpan<float> x, Span<float> destination)
+    {
+        if (type == GgmlType.F32)
+        {
+            x.CopyTo(destination);
+            return;
+        }
+        for (int i = 0; i < x.Length; i++)
+        {
+            destination[i] = type == GgmlType.F16
+                ? (float)(Half)x[i]
+                : BFloat16.ToSingle(BFloat16.FromSingle(x[i]));
         }
     }
 

@@ -14,7 +14,7 @@ public enum RopeLayout
 /// batches of <c>tokens</c> rows. A CPU implementation lives beside this interface; other hardware can add its own
 /// without the model code changing.
 /// </summary>
-public interface IKernels
+public interface IKernels : IDisposable
 {
     int Threads { get; }
 

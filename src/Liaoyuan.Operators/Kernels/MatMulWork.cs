@@ -1,0 +1,101 @@
+using Liaoyuan.Operators.Quantization;
+using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Operators.Threading;
+
+namespace Liaoyuan.Operators.Kernels;
+
+/// <summary>
+/// One matrix product split into row blocks for the worker pool. Decode (one token) is a dot product per row;
+/// a batch of tokens goes through tile kernels that decode each weight block once for four tokens.
+/// Reused across calls so that a decode step allocates nothing.
+/// </summary>
+internal sealed unsafe class MatMulWork : IParallelWork
+{
+    public enum Strategy
+    {
+        Dots,
+        QuantizedTiles,
+        FloatTiles,
+    }
+
+    [ThreadStatic] private static float[]? _rowScratch;
+
+    public WeightMatrix Weight;
+    public byte* Activations;
+    public int ActivationRowBytes;
+    public float* FloatActivations;
+    public float* Output;
+    public int Tokens;
+    public int RowsPerJob;
+    public Strategy Mode;
+
+    public int Jobs => (Weight.Rows + RowsPerJob - 1) / RowsPerJob;
+
+    public void Execute(int job)
+    {
+        int start = job * RowsPerJob, end = Math.Min(Weight.Rows, start + RowsPerJob);
+        switch (Mode)
+        {
+            case Strategy.Dots: Dots(start, end, 0); break;
+            case Strategy.QuantizedTiles: QuantizedTiles(start, end); break;
+            default: FloatTiles(start, end); break;
+        }
+    }
+
+    private void Dots(int start, int end, int firstToken)
+    {
+        var w = Weight;
+        for (int r = start; r < end; r++)
+        {
+            var row = new ReadOnlySpan<byte>(w.Data + (long)r * w.RowBytes, w.RowBytes);
+            for (int t = firstToken; t < Tokens; t++)
+            {
+                var a = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
+                Output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
+            }
+        }
+    }
+
+    private void QuantizedTiles(int start, int end)
+    {
+        var w = Weight;
+        int blocks = w.Columns / 32, grouped = Tokens & ~3;
+        for (int t = 0; t < grouped; t += 4)
+        {
+            byte* a = Activations + (long)t * ActivationRowBytes;
+            float* o = Output + (long)t * w.Rows;
+            for (int r = start; r < end; r++)
+            {
+                byte* row = w.Data + (long)r * w.RowBytes;
+                if (w.Type == GgmlType.Q8_0) Avx2TileKernels.Q8_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows);
+                else Avx2TileKernels.Q4_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows);
+            }
+        }
+        if (grouped < Tokens) Dots(start, end, grouped);
+    }
+
+    private void FloatTiles(int start, int end)
+    {
+        var w = Weight;
+        int n = w.Columns, rows = end - start;
+        float[] scratch = _rowScratch is { } s && s.Length >= rows * n ? s : (_rowScratch = new float[rows * n]);
+        fixed (float* block = scratch)
+        {
+            for (int r = 0; r < rows; r++)
+                Quantizer.DequantizeRow(w.Type, new ReadOnlySpan<byte>(w.Data + (long)(start + r) * w.RowBytes, w.RowBytes), new Span<float>(block + (long)r * n, n));
+            int grouped = Tokens & ~3;
+            for (int t = 0; t < grouped; t += 4)
+            {
+                float* a = FloatActivations + (long)t * n;
+                float* o = Output + (long)t * w.Rows;
+                for (int r = 0; r < rows; r++) FloatTileKernels.F32x4(block + (long)r * n, a, n, n, o + start + r, w.Rows);
+            }
+            for (int t = grouped; t < Tokens; t++)
+            {
+                var a = new ReadOnlySpan<float>(FloatActivations + (long)t * n, n);
+                for (int r = 0; r < rows; r++)
+                    Output[(long)t * w.Rows + start + r] = Vectors.VectorMath.Dot(new ReadOnlySpan<float>(block + (long)r * n, n), a);
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Liaoyuan.Operators.Quantization;
+
+/// <summary>
+/// One weight row against four activation rows at once, for prompt processing. The weight block is decoded once
+/// and reused for the four tokens, and the four accumulators are independent, which hides the FMA latency that
+/// bounds a single dot product. Each output accumulates its blocks in the same order, with the same FMA and the
+/// same final lane sum, as <see cref="Avx2DotProducts"/>, so batched and one-token results are bit-identical.
+/// </summary>
+internal static unsafe class Avx2TileKernels
+{
+    public static bool IsSupported => Avx2DotProducts.IsSupported;
+
+    /// <summary>Q8_0 weights × four Q8_0 activation rows <paramref name="activationStride"/> bytes apart.</summary>
+    public static void Q8_0x4(byte* weights, byte* activations, int activationStride, int blocks, float* output, int outputStride)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        byte* a0 = activations, a1 = a0 + activationStride, a2 = a1 + activationStride, a3 = a2 + activationStride;
+        for (int b = 0; b < blocks; b++, weights += Q8_0Layout.Bytes, a0 += Q8_0Layout.Bytes, a1 += Q8_0Layout.Bytes,
+             a2 += Q8_0Layout.Bytes, a3 += Q8_0Layout.Bytes)
+        {
+            float dw = Float16.ToSingle(*(ushort*)weights);
+            Vector256<sbyte> w = Avx.LoadVector256((sbyte*)(weights + Q8_0Layout.Quants));
+            Vector256<byte> magnitude = Avx2.Sign(w, w).AsByte();
+            acc0 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a0)), MulSum(magnitude, w, a0), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a1)), MulSum(magnitude, w, a1), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a2)), MulSum(magnitude, w, a2), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a3)), MulSum(magnitude, w, a3), acc3);
+        }
+        output[0] = SumLanes(acc0);
+        output[outputStride] = SumLanes(acc1);
+        output[2 * outputStride] = SumLanes(acc2);
+        output[3 * outputStride] = SumLanes(acc3);
+    }
+
+    /// <summary>Q4_0 weights × four Q8_0 activation rows.</summary>
+    public static void Q4_0x4(byte* weights, byte* activations, int activationStride, int blocks, float* output, int outputStride)
+    {
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        byte* a0 = activations, a1 = a0 + activationStride, a2 = a1 + activationStride, a3 = a2 + activationStride;
+        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
+        Vector256<byte> lowNibbles = Vector256.Create((byte)0x0F);
+        for (int b = 0; b < blocks; b++, weights += Q4_0Layout.Bytes, a0 += Q8_0Layout.Bytes, a1 += Q8_0Layout.Bytes,
+             a2 += Q8_0Layout.Bytes, a3 += Q8_0Layout.Bytes)
+        {
+            float dw = Float16.ToSingle(*(ushort*)weights);
+            Vector128<byte> packed = Sse2.LoadVector128(weights + Q4_0Layout.Quants);
+            Vector128<byte> high = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte();
+            Vector256<sbyte> w = (Vector256.Create(packed, high) & lowNibbles).AsSByte() - eight;
+            Vector256<byte> magnitude = Avx2.Sign(w, w).AsByte();
+            acc0 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a0)), MulSum(magnitude, w, a0), acc0);
+            acc1 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a1)), MulSum(magnitude, w, a1), acc1);
+            acc2 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a2)), MulSum(magnitude, w, a2), acc2);
+            acc3 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a3)), MulSum(magnitude, w, a3), acc3);
+        }
+        output[0] = SumLanes(acc0);
+        output[outputStride] = SumLanes(acc1);
+        output[2 * outputStride] = SumLanes(acc2);
+        output[3 * outputStride] = SumLanes(acc3);
+    }
+
+    /// <summary>|w| × sign(a, w), summed in groups of four into eight float lanes (pmaddubsw + pmaddwd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MulSum(Vector256<byte> magnitude, Vector256<sbyte> w, byte* activationBlock)
+    {
+        Vector256<sbyte> a = Avx.LoadVector256((sbyte*)(activationBlock + Q8_0Layout.Quants));
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(a, w));
+        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float SumLanes(Vector256<float> v)
+    {
+        Vector128<float> r = Sse.Add(v.GetUpper(), v.GetLower());
+        r = Sse.Add(r, Sse.MoveHighToLow(r, r));
+        r = Sse.AddScalar(r, Sse3.MoveHighAndDuplicate(r));
+        return r.ToScalar();
+    }
+}
+
+/// <summary>Float tiles for F16/BF16/F32 weights that were widened to float once per row block.</summary>
+internal static unsafe class FloatTileKernels
+{
+    /// <summary>One float weight row × four float activation rows; two accumulators per output hide FMA latency.</summary>
+    public static void F32x4(float* weights, float* activations, int activationStride, int n, float* output, int outputStride)
+    {
+        float* a0 = activations, a1 = a0 + activationStride, a2 = a1 + activationStride, a3 = a2 + activationStride;
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            Vector256<float> w = Vector256.Load(weights + i), v = Vector256.Load(weights + i + 8);
+            s0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(a0 + i), s0);
+            s1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(a1 + i), s1);
+            s2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(a2 + i), s2);
+            s3 = Vector256.FusedMultiplyAdd(w, Vector256.Load(a3 + i), s3);
+            t0 = Vector256.FusedMultiplyAdd(v, Vector256.Load(a0 + i + 8), t0);
+            t1 = Vector256.FusedMultiplyAdd(v, Vector256.Load(a1 + i + 8), t1);
+            t2 = Vector256.FusedMultiplyAdd(v, Vector256.Load(a2 + i + 8), t2);
+            t3 = Vector256.FusedMultiplyAdd(v, Vector256.Load(a3 + i + 8), t3);
+        }
+        float r0 = Vector256.Sum(s0 + t0), r1 = Vector256.Sum(s1 + t1), r2 = Vector256.Sum(s2 + t2), r3 = Vector256.Sum(s3 + t3);
+        for (; i < n; i++)
+        {
+            r0 = MathF.FusedMultiplyAdd(weights[i], a0[i], r0);
+            r1 = MathF.FusedMultiplyAdd(weights[i], a1[i], r1);
+            r2 = MathF.FusedMultiplyAdd(weights[i], a2[i], r2);
+            r3 = MathF.FusedMultiplyAdd(weights[i], a3[i], r3);
+        }
+        output[0] = r0;
+        output[outputStride] = r1;
+        output[2 * outputStride] = r2;
+        output[3 * outputStride] = r3;
+    }
+}
