@@ -33,6 +33,8 @@ public sealed record GenerationResult(string Text, int PromptTokens, int Complet
 /// </summary>
 public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
 {
+    private readonly int[] _single = new int[1];
+
     public FinishReason? LastFinishReason { get; private set; }
 
     public IEnumerable<GeneratedPiece> Stream(IReadOnlyList<int> prompt, GenerationOptions options, CancellationToken cancel = default)
@@ -48,7 +50,7 @@ public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
         if (reused == prompt.Count) reused--; // the last prompt token must be run again to get its logits
         session.TruncateTo(reused);
         var rest = prompt.Skip(reused).ToArray();
-        var logits = session.Evaluate(rest).ToArray();
+        session.Evaluate(rest);
 
         var history = new List<int>(prompt);
         var pending = new List<byte>();
@@ -58,7 +60,7 @@ public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
         {
             cancel.ThrowIfCancellationRequested();
             if (produced == options.MaxTokens) { LastFinishReason = FinishReason.Length; break; }
-            int token = sampler.Sample(logits, history);
+            int token = sampler.Sample(session.LastLogits, history);
             if (tokenizer.IsEndOfGeneration(token)) { LastFinishReason = FinishReason.Stop; break; }
             history.Add(token);
             pending.AddRange(tokenizer.TokenBytes(token));
@@ -79,7 +81,8 @@ public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
             held.Clear().Append(text[^keep..]);
 
             if (session.Position >= session.ContextLength) { LastFinishReason = FinishReason.ContextFull; break; }
-            logits = session.Evaluate([token]).ToArray();
+            _single[0] = token;
+            session.Evaluate(_single);
         }
         string tail = held.ToString() + (pending.Count > 0 ? Encoding.UTF8.GetString(pending.ToArray()) : "");
         if (tail.Length > 0) yield return new GeneratedPiece(-1, tail);

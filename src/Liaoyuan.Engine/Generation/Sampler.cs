@@ -2,14 +2,16 @@ namespace Liaoyuan.Engine.Generation;
 
 /// <summary>
 /// Picks the next token from logits with llama.cpp's chain order: penalties, top-k, top-p, min-p, temperature,
-/// then a draw from the remaining distribution (or the arg-max when greedy).
+/// then a draw from the remaining distribution (or the arg-max when greedy). Buffers are reused between calls.
 /// </summary>
 public sealed class Sampler
 {
     private readonly SamplingOptions _options;
     private readonly Random _random;
+    private readonly Dictionary<int, int> _counts = [];
     private float[] _work = [];
     private int[] _order = [];
+    private double[] _probabilities = [];
 
     public Sampler(SamplingOptions options)
     {
@@ -21,26 +23,30 @@ public sealed class Sampler
 
     public int Sample(ReadOnlySpan<float> logits, IReadOnlyList<int> history)
     {
-        if (_work.Length < logits.Length)
+        int n = logits.Length;
+        if (_work.Length < n)
         {
-            _work = new float[logits.Length];
-            _order = new int[logits.Length];
+            _work = new float[n];
+            _order = new int[n];
+            _probabilities = new double[n];
         }
-        var work = _work.AsSpan(0, logits.Length);
+        var work = _work.AsSpan(0, n);
         logits.CopyTo(work);
         ApplyPenalties(work, history);
         if (_options.Temperature <= 0) return ArgMax(work);
 
-        // Candidates sorted by logit, best first; later filters only shrink the kept prefix.
-        int n = logits.Length;
-        var order = _order.AsSpan(0, n);
-        for (int i = 0; i < n; i++) order[i] = i;
-        var keys = _work;
-        order.Sort((a, b) => keys[b].CompareTo(keys[a]) != 0 ? keys[b].CompareTo(keys[a]) : a.CompareTo(b));
         int kept = _options.TopK > 0 ? Math.Min(_options.TopK, n) : n;
+        var order = _order.AsSpan(0, kept);
+        if (kept < n) SelectTopK(work, order);
+        else
+        {
+            for (int i = 0; i < n; i++) order[i] = i;
+            var keys = _work;
+            order.Sort((a, b) => keys[b] != keys[a] ? keys[b].CompareTo(keys[a]) : a.CompareTo(b));
+        }
 
-        Span<double> probabilities = new double[kept];
-        Softmax(work, order[..kept], probabilities, 1.0f);
+        var probabilities = _probabilities.AsSpan(0, kept);
+        Softmax(work, order, probabilities, 1.0f);
         if (_options.TopP < 1)
         {
             double cumulative = 0;
@@ -67,15 +73,33 @@ public sealed class Sampler
         return order[kept - 1];
     }
 
+    /// <summary>The k best indices, best first (ties to the lower index), by insertion into a sorted prefix.</summary>
+    private static void SelectTopK(ReadOnlySpan<float> values, Span<int> best)
+    {
+        int k = best.Length, filled = 0;
+        for (int i = 0; i < values.Length; i++)
+        {
+            float v = values[i];
+            if (filled == k && v <= values[best[k - 1]]) continue;
+            int at = filled < k ? filled++ : k - 1;
+            while (at > 0 && values[best[at - 1]] < v)
+            {
+                best[at] = best[at - 1];
+                at--;
+            }
+            best[at] = i;
+        }
+    }
+
     private void ApplyPenalties(Span<float> logits, IReadOnlyList<int> history)
     {
         bool any = _options.RepeatPenalty != 1 || _options.PresencePenalty != 0 || _options.FrequencyPenalty != 0;
         if (!any || history.Count == 0) return;
         int window = _options.RepeatLastN < 0 ? history.Count : Math.Min(_options.RepeatLastN, history.Count);
-        var counts = new Dictionary<int, int>();
+        _counts.Clear();
         for (int i = history.Count - window; i < history.Count; i++)
-            counts[history[i]] = counts.GetValueOrDefault(history[i]) + 1;
-        foreach (var (token, count) in counts)
+            _counts[history[i]] = _counts.GetValueOrDefault(history[i]) + 1;
+        foreach (var (token, count) in _counts)
         {
             if ((uint)token >= (uint)logits.Length) continue;
             ref float l = ref logits[token];

@@ -6,6 +6,7 @@ public sealed class ForwardState
     public ForwardState(ModelHyperparameters c, int capacity)
     {
         Capacity = capacity;
+        PositionBuffer = new int[capacity];
         X = new float[capacity * c.EmbeddingLength];
         Norm = new float[capacity * c.EmbeddingLength];
         Q = new float[capacity * c.HeadCount * c.KeyLength];
@@ -19,7 +20,10 @@ public sealed class ForwardState
 
     public int Capacity { get; }
     public int Tokens { get; set; }
-    public int[] Positions { get; set; } = [];
+    public int[] PositionBuffer { get; }
+
+    /// <summary>The positions of the tokens in this pass.</summary>
+    public ReadOnlySpan<int> Positions => PositionBuffer.AsSpan(0, Tokens);
     public KvCache? Cache { get; set; }
 
     /// <summary>The residual stream.</summary>

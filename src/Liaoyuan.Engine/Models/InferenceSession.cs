@@ -11,7 +11,8 @@ public sealed class InferenceSession
     /// <summary>Tokens per forward pass when evaluating a long prompt (llama.cpp's default micro-batch).</summary>
     public const int MicroBatch = 512;
 
-    private readonly List<int> _tokens = [];
+    private readonly List<int> _tokens;
+    private readonly int[] _positions = new int[MicroBatch];
     private readonly float[] _lastLogits;
 
     public InferenceSession(TransformerModel model, int contextLength = 0, GgmlType kvType = GgmlType.F16)
@@ -19,6 +20,7 @@ public sealed class InferenceSession
         Model = model;
         ContextLength = contextLength > 0 ? contextLength : Math.Min(model.Config.ContextLength, 4096);
         Cache = new KvCache(model.Config, ContextLength, kvType);
+        _tokens = new List<int>(ContextLength);
         _lastLogits = new float[model.Config.VocabSize];
     }
 
@@ -63,7 +65,7 @@ public sealed class InferenceSession
         for (int start = 0; start < tokens.Length; start += MicroBatch)
         {
             int count = Math.Min(MicroBatch, tokens.Length - start);
-            var positions = new int[count];
+            var positions = _positions.AsSpan(0, count);
             for (int i = 0; i < count; i++) positions[i] = _tokens.Count + i;
             var chunk = tokens.Slice(start, count);
             bool last = start + count == tokens.Length;

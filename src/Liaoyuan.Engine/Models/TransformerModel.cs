@@ -75,7 +75,7 @@ public abstract class TransformerModel
     {
         int n = tokens.Length;
         var s = cache.State(n);
-        s.Positions = positions.ToArray();
+        positions.CopyTo(s.PositionBuffer);
         s.Tokens = n;
         int embd = Config.EmbeddingLength;
         for (int t = 0; t < n; t++)

@@ -33,7 +33,7 @@ internal sealed unsafe class AttentionWork : IParallelWork
         int dim = Shape.HeadDim, valueDim = Shape.ValueDim;
         var query = new ReadOnlySpan<float>(Queries + ((long)t * Shape.Heads + h) * dim, dim);
         var output = new Span<float>(Output + ((long)t * Shape.Heads + h) * valueDim, valueDim);
-        float[] scores = _scores is { } s && s.Length >= visible ? s : (_scores = new float[Math.Max(visible, 256)]);
+        float[] scores = _scores is { } s && s.Length >= visible ? s : (_scores = new float[Math.Max(visible, 2 * (_scores?.Length ?? 256))]);
         bool half = Cache.Type == GgmlType.F16;
 
         float max = float.NegativeInfinity;
