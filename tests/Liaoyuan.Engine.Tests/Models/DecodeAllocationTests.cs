@@ -7,7 +7,11 @@ using Xunit.Abstractions;
 
 namespace Liaoyuan.Engine.Tests.Models;
 
-/// <summary>The decode hot path allocates nothing per token: all scratch is sized once and reused.</summary>
+/// <summary>
+/// The decode hot path allocates nothing per token: all scratch is sized once and reused. The allocation counter
+/// is process-wide, so these tests run alone.
+/// </summary>
+[Collection(AllocationCollection.Name)]
 public sealed class DecodeAllocationTests(ITestOutputHelper output) : IDisposable
 {
     private const long Bound = 16 * 1024;
@@ -48,4 +52,10 @@ public sealed class DecodeAllocationTests(ITestOutputHelper output) : IDisposabl
         output.WriteLine($"{type}: {allocated} bytes over 64 decoded tokens");
         Assert.True(allocated < Bound, $"{allocated} bytes allocated over 64 tokens (bound {Bound})");
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AllocationCollection
+{
+    public const string Name = "allocation measurements";
 }
