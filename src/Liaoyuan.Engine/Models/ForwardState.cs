@@ -1,5 +1,8 @@
 namespace Liaoyuan.Engine.Models;
 
+/// <summary>Rows [Start, Start + Count) of a batched pass, belonging to the sequence whose cache is <see cref="Cache"/>.</summary>
+public readonly record struct SequenceSlice(KvCache Cache, int Start, int Count);
+
 /// <summary>Scratch activations for one forward pass over a batch of tokens, reused between passes.</summary>
 public sealed class ForwardState
 {
@@ -24,7 +27,18 @@ public sealed class ForwardState
 
     /// <summary>The positions of the tokens in this pass.</summary>
     public ReadOnlySpan<int> Positions => PositionBuffer.AsSpan(0, Tokens);
-    public KvCache? Cache { get; set; }
+    private SequenceSlice[] _sequences = new SequenceSlice[8];
+    private int _sequenceCount;
+
+    /// <summary>Which rows of this pass belong to which sequence (and so which KV cache).</summary>
+    public ReadOnlySpan<SequenceSlice> Sequences => _sequences.AsSpan(0, _sequenceCount);
+
+    internal void SetSequences(ReadOnlySpan<SequenceSlice> sequences)
+    {
+        if (_sequences.Length < sequences.Length) _sequences = new SequenceSlice[Math.Max(sequences.Length, 2 * _sequences.Length)];
+        sequences.CopyTo(_sequences);
+        _sequenceCount = sequences.Length;
+    }
 
     /// <summary>The residual stream.</summary>
     public float[] X { get; }

@@ -55,6 +55,13 @@ public sealed class InferenceSession
         Run(tokens, logits);
     }
 
+    /// <summary>Records tokens that a <see cref="BatchEvaluator"/> evaluated on this session's cache.</summary>
+    internal void Commit(ReadOnlySpan<int> tokens, ReadOnlySpan<float> logits)
+    {
+        foreach (int token in tokens) _tokens.Add(token);
+        logits.CopyTo(_lastLogits);
+    }
+
     private void Run(scoped ReadOnlySpan<int> tokens, Span<float> allLogits)
     {
         if (tokens.Length == 0) throw new ArgumentException("nothing to evaluate: no tokens");
@@ -81,6 +88,51 @@ public sealed class InferenceSession
             }
             foreach (int token in chunk) _tokens.Add(token);
         }
+    }
+}
+
+/// <summary>
+/// Continuous batching: several sessions of one model advance in a single pass whose matrix products they share.
+/// </summary>
+public sealed class BatchEvaluator(TransformerModel model, int capacity = InferenceSession.MicroBatch)
+{
+    private readonly ForwardState _state = new(model.Config, capacity);
+    private float[] _logits = [];
+
+    public int Capacity => capacity;
+
+    /// <summary>
+    /// Appends <c>tokens[i]</c> to <c>sessions[i]</c> for every i in one forward pass; afterwards each session's
+    /// <see cref="InferenceSession.LastLogits"/> holds the logits after its last new token.
+    /// </summary>
+    public void Evaluate(IReadOnlyList<InferenceSession> sessions, IReadOnlyList<int[]> tokens)
+    {
+        if (sessions.Count != tokens.Count) throw new ArgumentException("one token list per session is needed");
+        int total = 0;
+        for (int i = 0; i < sessions.Count; i++)
+        {
+            if (!ReferenceEquals(sessions[i].Model, model)) throw new ArgumentException("all sessions must belong to the evaluator's model");
+            if (tokens[i].Length == 0) throw new ArgumentException($"session {i} has no tokens to evaluate");
+            if (sessions[i].Position + tokens[i].Length > sessions[i].ContextLength)
+                throw new ContextOverflowException(sessions[i].Position + tokens[i].Length, sessions[i].ContextLength);
+            total += tokens[i].Length;
+        }
+        if (total > capacity) throw new ArgumentException($"the batch has {total} tokens; the evaluator holds {capacity}");
+
+        var flat = new int[total];
+        var positions = new int[total];
+        var slices = new SequenceSlice[sessions.Count];
+        for (int i = 0, at = 0; i < sessions.Count; i++)
+        {
+            tokens[i].CopyTo(flat, at);
+            for (int j = 0; j < tokens[i].Length; j++) positions[at + j] = sessions[i].Position + j;
+            slices[i] = new SequenceSlice(sessions[i].Cache, at, tokens[i].Length);
+            at += tokens[i].Length;
+        }
+        int vocab = model.Config.VocabSize;
+        if (_logits.Length < sessions.Count * vocab) _logits = new float[sessions.Count * vocab];
+        model.ForwardBatch(flat, positions, slices, _state, _logits);
+        for (int i = 0; i < sessions.Count; i++) sessions[i].Commit(tokens[i], _logits.AsSpan(i * vocab, vocab));
     }
 }
 

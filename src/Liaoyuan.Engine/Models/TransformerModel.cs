@@ -73,8 +73,45 @@ public abstract class TransformerModel
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, KvCache cache, bool allLogits, Span<float> logits)
     {
+        var s = cache.State(tokens.Length);
+        s.SetSequences([new SequenceSlice(cache, 0, tokens.Length)]);
+        Run(tokens, positions, s);
+        int embd = Config.EmbeddingLength, n = tokens.Length;
+        int first = allLogits ? 0 : n - 1, rows = n - first;
+        Kernels.RmsNorm(s.X.AsSpan(first * embd, rows * embd), OutputNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, rows * embd));
+        Kernels.MatMul(Output, s.Norm.AsSpan(0, rows * embd), logits[..(rows * Config.VocabSize)], rows);
+    }
+
+    /// <summary>
+    /// Runs several sequences in one pass: the matrix products are shared by all their tokens, attention reads each
+    /// sequence's own cache. <paramref name="sequences"/> say which rows of <paramref name="tokens"/> belong to which
+    /// cache; the logits after each sequence's last token are written to <paramref name="lastLogits"/> in order.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ReadOnlySpan<SequenceSlice> sequences,
+        ForwardState state, Span<float> lastLogits)
+    {
+        if (state.Capacity < tokens.Length) throw new ArgumentException($"the forward state holds {state.Capacity} tokens, the batch has {tokens.Length}");
+        int covered = 0;
+        foreach (var slice in sequences)
+        {
+            if (slice.Start != covered || slice.Count <= 0) throw new ArgumentException("sequence slices must cover the batch in order without gaps");
+            covered += slice.Count;
+        }
+        if (covered != tokens.Length) throw new ArgumentException($"sequence slices cover {covered} of {tokens.Length} tokens");
+        state.SetSequences(sequences);
+        Run(tokens, positions, state);
+        int embd = Config.EmbeddingLength;
+        for (int i = 0; i < sequences.Length; i++)
+        {
+            int last = sequences[i].Start + sequences[i].Count - 1;
+            Kernels.RmsNorm(state.X.AsSpan(last * embd, embd), OutputNorm, Config.RmsEpsilon, state.Norm.AsSpan(i * embd, embd));
+        }
+        Kernels.MatMul(Output, state.Norm.AsSpan(0, sequences.Length * embd), lastLogits[..(sequences.Length * Config.VocabSize)], sequences.Length);
+    }
+
+    private void Run(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, ForwardState s)
+    {
         int n = tokens.Length;
-        var s = cache.State(n);
         positions.CopyTo(s.PositionBuffer);
         s.Tokens = n;
         int embd = Config.EmbeddingLength;
@@ -84,14 +121,7 @@ public abstract class TransformerModel
                 throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} is outside the vocabulary of {Config.VocabSize}");
             Kernels.GetRow(TokenEmbedding, tokens[t], s.X.AsSpan(t * embd, embd));
         }
-        s.Cache = cache;
         for (int layer = 0; layer < Layers.Length; layer++) Layer(layer, s);
-
-        int first = allLogits ? 0 : n - 1;
-        int rows = n - first;
-        var hidden = s.X.AsSpan(first * embd, rows * embd);
-        Kernels.RmsNorm(hidden, OutputNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, rows * embd));
-        Kernels.MatMul(Output, s.Norm.AsSpan(0, rows * embd), logits[..(rows * Config.VocabSize)], rows);
     }
 
     // ---- building blocks shared by the architectures ----
@@ -109,12 +139,16 @@ public abstract class TransformerModel
     {
         int n = s.Tokens;
         int keyWidth = Config.KvHeadCount * Config.KeyLength, valueWidth = Config.KvHeadCount * Config.ValueLength;
-        var cacheLayer = s.Cache!.Layers[layer];
-        for (int t = 0; t < n; t++)
-            cacheLayer.Store(s.Positions[t], s.K.AsSpan(t * keyWidth, keyWidth), s.V.AsSpan(t * valueWidth, valueWidth));
-        int attnWidth = Config.HeadCount * Config.ValueLength;
-        Kernels.Attention(s.Q.AsSpan(0, n * Config.HeadCount * Config.KeyLength), cacheLayer, s.Positions, AttentionShape,
-            s.Attention.AsSpan(0, n * attnWidth));
+        int queryWidth = Config.HeadCount * Config.KeyLength, attnWidth = Config.HeadCount * Config.ValueLength;
+        foreach (var sequence in s.Sequences)
+        {
+            var cacheLayer = sequence.Cache.Layers[layer];
+            int start = sequence.Start, count = sequence.Count;
+            for (int t = start; t < start + count; t++)
+                cacheLayer.Store(s.Positions[t], s.K.AsSpan(t * keyWidth, keyWidth), s.V.AsSpan(t * valueWidth, valueWidth));
+            Kernels.Attention(s.Q.AsSpan(start * queryWidth, count * queryWidth), cacheLayer, s.Positions.Slice(start, count),
+                AttentionShape, s.Attention.AsSpan(start * attnWidth, count * attnWidth));
+        }
         MatMul(w.AttentionOutput, s.Attention, s.Projected, n);
         Kernels.Add(s.X.AsSpan(0, n * Config.EmbeddingLength), s.Projected.AsSpan(0, n * Config.EmbeddingLength));
     }
