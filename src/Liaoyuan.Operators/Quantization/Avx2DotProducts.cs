@@ -27,6 +27,10 @@ internal static partial class Avx2DotProducts
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> MulSumSigned(Vector256<sbyte> x, Vector256<sbyte> y)
     {
+        // VNNI's vpdpbusd sums the four products in 32 bits directly; the 16-bit pair sums of pmaddubsw cannot
+        // saturate for quantized blocks (|x| ≤ 127), so both paths give the same integers and the same floats.
+        if (AvxVnni.IsSupported)
+            return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x)));
         Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x));
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
     }

@@ -67,6 +67,8 @@ internal static unsafe class Avx2TileKernels
     private static Vector256<float> MulSum(Vector256<byte> magnitude, Vector256<sbyte> w, byte* activationBlock)
     {
         Vector256<sbyte> a = Avx.LoadVector256((sbyte*)(activationBlock + Q8_0Layout.Quants));
+        if (AvxVnni.IsSupported)
+            return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(a, w)));
         Vector256<short> pairs = Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(a, w));
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
     }
