@@ -15,7 +15,8 @@ public interface IParallelWork
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
-    private const int SpinIterations = 20_000;
+    /// <summary>SpinWait rounds before a worker blocks: the first ten busy-wait, the rest yield the core.</summary>
+    private const int SpinRounds = 60;
 
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim _wake = new(false);
@@ -78,11 +79,13 @@ public sealed class WorkerPool : IDisposable
         long seen = 0;
         while (true)
         {
-            int spins = 0;
+            // Yielding spins keep the hand-off fast between the hundreds of operations in a decode step, yet
+            // give the core away when the machine is oversubscribed instead of starving the thread we wait for.
+            var spinner = new SpinWait();
             while (Volatile.Read(ref _generation) == seen && !_disposed)
             {
-                if (++spins < SpinIterations) Thread.SpinWait(8);
-                else _wake.Wait(50);
+                if (spinner.Count < SpinRounds) spinner.SpinOnce(sleep1Threshold: -1);
+                else _wake.Wait(20);
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _generation);
