@@ -59,7 +59,15 @@ public sealed class WorkerPool : IDisposable
             Volatile.Write(ref _pending, _threads.Length);
             Interlocked.Increment(ref _generation);
             _wake.Set();
-            Drain(work, count);
+            try
+            {
+                Drain(work, count);
+            }
+            catch (Exception e)
+            {
+                // Still wait for the workers below: returning early would let the next operation start under them.
+                Interlocked.CompareExchange(ref _failure, e, null);
+            }
             var spin = new SpinWait();
             while (Volatile.Read(ref _pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
             _wake.Reset();
