@@ -1,4 +1,3 @@
-using LLama;
 using LLama.Native;
 
 namespace Liaoyuan.TestSupport;
@@ -17,9 +16,14 @@ public static class LlamaCppQuantizer
         lock (NativeLock)
         {
             NativeApi.llama_empty_call();
-            var ftype = (LLamaFtype)(int)fileType;
-            if (!LLamaQuantizer.Quantize(source, destination, ftype, threads, allowRequantize: true, quantizeOutputTensor: true))
-                throw new InvalidOperationException($"llama.cpp failed to quantize {source} to {ftype}");
+            // The native call directly: LLamaQuantizer.Quantize refuses some targets llama.cpp supports (BF16).
+            var parameters = LLamaModelQuantizeParams.Default();
+            parameters.ftype = (LLamaFtype)(int)fileType;
+            parameters.nthread = threads;
+            parameters.allow_requantize = true;
+            parameters.quantize_output_tensor = true;
+            if (NativeApi.llama_model_quantize(source, destination, ref parameters) != 0)
+                throw new InvalidOperationException($"llama.cpp failed to quantize {source} to {parameters.ftype}");
         }
     }
 }

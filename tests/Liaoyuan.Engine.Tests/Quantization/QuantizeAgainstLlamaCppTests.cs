@@ -22,8 +22,9 @@ public sealed class QuantizeAgainstLlamaCppTests(ITestOutputHelper output) : IDi
 
     /// <summary>
     /// "aligned": every row a whole number of 256-element super-blocks, so k-quants apply everywhere.
-    /// "fallback": rows of 96 (embedding), 128 (attention output) and 320 (ffn_down), so k-quant targets fall back
-    /// to Q5_0/Q5_1/Q8_0 and output.weight to Q8_0. Eight layers make the "use more bits" layer pattern visible.
+    /// "fallback": rows of 96 (embedding, attention output) and 320 (ffn_down), so k-quant targets fall back to
+    /// Q5_0/Q5_1/Q8_0 and output.weight to Q8_0. Eight layers make the "use more bits" layer pattern visible.
+    /// (Qwen2 in llama.cpp needs heads × head size = embedding, hence 3 heads of 32.)
     /// </summary>
     private static TestModelShape Shape(string arch, string kind, GgmlType source = GgmlType.F32) => new()
     {
@@ -31,8 +32,8 @@ public sealed class QuantizeAgainstLlamaCppTests(ITestOutputHelper output) : IDi
         MatrixType = source,
         Layers = 8,
         Embedding = kind == "aligned" ? 256 : 96,
-        Heads = 4,
-        KvHeads = 2,
+        Heads = kind == "aligned" ? 4 : 3,
+        KvHeads = kind == "aligned" ? 2 : 1,
         HeadDim = kind == "aligned" ? 64 : 32,
         FeedForward = kind == "aligned" ? 512 : 320,
         TiedOutput = arch == "qwen2",
@@ -82,7 +83,9 @@ public sealed class QuantizeAgainstLlamaCppTests(ITestOutputHelper output) : IDi
     [InlineData("qwen3", "fallback", "Q4_K_S")]
     public void QuantizedModelsGiveTheSameLogits(string arch, string kind, string target)
     {
-        var (ours, theirs) = QuantizeBoth(Shape(arch, kind), target, $"{arch}-{kind}-logits");
+        // Two layers, as in LogitsAgainstLlamaCppTests: on deeper random models our engine and llama.cpp can drift
+        // apart by ~1e-2 on the same quantized file (independent of who quantized it), which would blur this check.
+        var (ours, theirs) = QuantizeBoth(Shape(arch, kind) with { Layers = 2 }, target, $"{arch}-{kind}-logits");
         float[] llamaOnOurs, llamaOnTheirs;
         using (var reference = new LlamaCppReference(ours)) llamaOnOurs = reference.LastLogits(Prompt);
         using (var reference = new LlamaCppReference(theirs)) llamaOnTheirs = reference.LastLogits(Prompt);
