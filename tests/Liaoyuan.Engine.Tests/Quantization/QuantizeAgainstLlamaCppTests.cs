@@ -66,6 +66,14 @@ public sealed class QuantizeAgainstLlamaCppTests(ITestOutputHelper output) : IDi
     public void OtherTargetsAreIdenticalToLlamaCpps(string target) =>
         AssertIdentical(Shape("llama", "aligned"), target, "llama-other");
 
+    /// <summary>Sixteen layers: the first and last two and every third between get more bits in the _M mixes.</summary>
+    [Theory]
+    [InlineData("Q4_K_M")]
+    [InlineData("Q4_K_S")]
+    [InlineData("Q5_K_M")]
+    public void DeepModelLayerPatternIsIdenticalToLlamaCpps(string target) =>
+        AssertIdentical(Shape("llama", "aligned") with { Layers = 16, FeedForward = 256, KvHeads = 1 }, target, "llama-deep");
+
     [Theory]
     [InlineData("qwen2", GgmlType.F16, "Q4_K_M")]
     [InlineData("llama", GgmlType.BF16, "Q4_K_M")]
