@@ -10,7 +10,9 @@ namespace Liaoyuan.Engine.Gguf;
 public sealed class GgufWriter
 {
     private readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
-    private readonly List<(string Name, GgmlType Type, long[] Shape, ReadOnlyMemory<byte> Data)> _tensors = [];
+    // A tensor's bytes are either held (Data) or produced while writing (Stream), so a quantizer can write
+    // one tensor at a time without keeping the whole output model in memory.
+    private readonly List<(string Name, GgmlType Type, long[] Shape, long Size, ReadOnlyMemory<byte> Data, Action<Stream>? Stream)> _tensors = [];
 
     public uint Alignment { get; set; } = GgufFile.DefaultAlignment;
 
@@ -35,23 +37,50 @@ public sealed class GgufWriter
     /// <summary>Adds a tensor whose bytes are already in <paramref name="type"/>'s block layout.</summary>
     public GgufWriter AddTensor(string name, GgmlType type, long[] shape, ReadOnlyMemory<byte> data)
     {
-        long elements = shape.Aggregate(1L, (a, b) => a * b);
-        long expected = GgmlTypeInfo.RowBytes(type, shape[0]) * (elements / shape[0]);
+        long expected = TensorBytes(name, type, shape);
         if (data.Length != expected)
             throw new ArgumentException($"tensor '{name}' of type {type} and shape [{string.Join(", ", shape)}] needs {expected} bytes, got {data.Length}");
-        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"tensor '{name}' added twice");
-        _tensors.Add((name, type, shape, data));
+        _tensors.Add((name, type, shape, expected, data, null));
         return this;
     }
 
+    /// <summary>
+    /// Adds a tensor whose bytes <paramref name="writeData"/> writes to the stream when <see cref="Write(Stream)"/>
+    /// reaches it; it must write exactly the tensor's size in <paramref name="type"/>'s layout.
+    /// </summary>
+    public GgufWriter AddTensor(string name, GgmlType type, long[] shape, Action<Stream> writeData)
+    {
+        _tensors.Add((name, type, shape, TensorBytes(name, type, shape), default, writeData));
+        return this;
+    }
+
+    private long TensorBytes(string name, GgmlType type, long[] shape)
+    {
+        if (_tensors.Any(t => t.Name == name)) throw new ArgumentException($"tensor '{name}' added twice");
+        long elements = shape.Aggregate(1L, (a, b) => a * b);
+        return GgmlTypeInfo.RowBytes(type, shape[0]) * (elements / shape[0]);
+    }
+
+    /// <summary>
+    /// Writes to <paramref name="path"/> through a ".partial" file renamed at the end, so a failure (or a
+    /// cancellation inside a streamed tensor) never leaves a truncated model under the final name.
+    /// </summary>
     public void Write(string path)
     {
         string temporary = path + ".partial";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        try
         {
-            Write(stream);
+            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                Write(stream);
+            }
+            File.Move(temporary, path, overwrite: true);
         }
-        File.Move(temporary, path, overwrite: true);
+        catch
+        {
+            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
     }
 
     public void Write(Stream stream)
@@ -69,7 +98,7 @@ public sealed class GgufWriter
         }
         long offset = 0;
         var offsets = new List<long>();
-        foreach (var (name, type, shape, data) in _tensors)
+        foreach (var (name, type, shape, size, _, _) in _tensors)
         {
             WriteString(w, name);
             w.Write((uint)shape.Length);
@@ -77,7 +106,7 @@ public sealed class GgufWriter
             w.Write((uint)type);
             w.Write((ulong)offset);
             offsets.Add(offset);
-            offset = GgufFile.AlignUp(offset + data.Length, Alignment);
+            offset = GgufFile.AlignUp(offset + size, Alignment);
         }
         w.Flush();
         Pad(w, GgufFile.AlignUp(stream.Position, Alignment) - stream.Position);
@@ -85,7 +114,17 @@ public sealed class GgufWriter
         for (int i = 0; i < _tensors.Count; i++)
         {
             Pad(w, dataStart + offsets[i] - stream.Position);
-            w.Write(_tensors[i].Data.Span);
+            var tensor = _tensors[i];
+            if (tensor.Stream is null)
+            {
+                w.Write(tensor.Data.Span);
+                continue;
+            }
+            w.Flush();
+            long start = stream.Position;
+            tensor.Stream(stream);
+            if (stream.Position - start != tensor.Size)
+                throw new InvalidOperationException($"tensor '{tensor.Name}' wrote {stream.Position - start} bytes, expected {tensor.Size}");
         }
         Pad(w, GgufFile.AlignUp(stream.Position - dataStart, Alignment) + dataStart - stream.Position);
     }
