@@ -27,7 +27,7 @@ public static class LiaoyuanCommand
         foreach (var command in new[]
                  {
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
-                     ChatCommand.Create(terminal), PerplexityCommand.Create(terminal),
+                     ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), ServeCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);

@@ -38,4 +38,7 @@ public sealed record ServerOptions
 
     /// <summary>Most choices (n) one request may ask for.</summary>
     public int MaxChoices { get; init; } = 16;
+
+    /// <summary>Runs each decode step; the default evaluates the sequences one after another. Tests slow it down.</summary>
+    internal Func<IDecodeStepExecutor>? DecodeStepExecutor { get; init; }
 }

@@ -151,7 +151,7 @@ public sealed class ModelRegistry : IDisposable
         {
             var template = ChatTemplate.FromModelOrFallback(loaded.Tokenizer.ChatTemplate,
                 warning => _log.LogWarning("{Id}: {Warning}", source.Id, warning));
-            var modelScheduler = new ModelScheduler(source.Id, loaded, scheduler, metrics: _metrics);
+            var modelScheduler = new ModelScheduler(source.Id, loaded, scheduler, _options.DecodeStepExecutor?.Invoke(), _metrics);
             long kvBytes = scheduler.Slots * SessionPool.KvBytesPerSlot(loaded.Config, modelScheduler.ContextLength, scheduler.KvType);
             return new ServedModel(source, loaded, template, modelScheduler, fileBytes + kvBytes);
         }

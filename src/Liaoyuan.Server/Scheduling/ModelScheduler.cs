@@ -44,6 +44,7 @@ public sealed class ModelScheduler : IDisposable
     private volatile bool _paused;
     private int _activeCount;
     private long _reusedPromptTokens;
+    private long _abandoned;
 
     public ModelScheduler(string modelId, LoadedModel model, SchedulerOptions options, IDecodeStepExecutor? executor = null, ServerMetrics? metrics = null)
     {
@@ -68,6 +69,9 @@ public sealed class ModelScheduler : IDisposable
 
     /// <summary>Prompt tokens that came from a cached prefix instead of being evaluated, since start.</summary>
     public long ReusedPromptTokens => Interlocked.Read(ref _reusedPromptTokens);
+
+    /// <summary>Sequences dropped because their client went away, since start.</summary>
+    public long AbandonedSequences => Interlocked.Read(ref _abandoned);
 
     /// <summary>Queues sequences all together or not at all.</summary>
     /// <exception cref="ApiException">429 when the queue has no room for all of them.</exception>
@@ -135,7 +139,9 @@ public sealed class ModelScheduler : IDisposable
         Admit();
         foreach (var sequence in _active)
         {
-            if (sequence.Request.Cancel.IsCancellationRequested) sequence.Abandon();
+            if (!sequence.Request.Cancel.IsCancellationRequested) continue;
+            sequence.Abandon();
+            Interlocked.Increment(ref _abandoned);
         }
         Retire();
 
