@@ -21,8 +21,14 @@ public sealed class SchedulingTests(ModelFixture models)
         }
     }
 
-    private static string Body(int maxTokens, bool stream = false) =>
-        $$"""{"model":"{{ModelFixture.ModelId}}","prompt":"Once upon a time","max_tokens":{{maxTokens}},"temperature":1,"seed":1,"stream":{{(stream ? "true" : "false")}}}""";
+    /// <summary>A completion request whose end-of-generation tokens are banned, so it runs to max_tokens.</summary>
+    private string Body(int maxTokens, bool stream = false)
+    {
+        string bans = string.Join(",", models.Reference.Tokenizer.EndOfGenerationIds.Select(id => $"\"{id}\":-100"));
+        string streamFlag = stream ? "true" : "false";
+        return "{\"model\":\"" + ModelFixture.ModelId + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":" + maxTokens
+            + ",\"temperature\":1,\"seed\":1,\"stream\":" + streamFlag + ",\"logit_bias\":{" + bans + "}}";
+    }
 
     [Fact]
     public async Task A_full_queue_answers_429_with_retry_after_and_queued_requests_still_complete()

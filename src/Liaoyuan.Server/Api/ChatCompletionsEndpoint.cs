@@ -17,17 +17,26 @@ internal static class ChatCompletionsEndpoint
         var plan = ChatOutputPlan.For(request, served);
         int[] prompt = RenderPrompt(served, request, plan);
         int context = served.Scheduler.ContextLength;
+        // Cancelled when this handler ends for any reason, so the scheduler drops sequences nobody will read.
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         var sequences = Enumerable.Range(0, request.Common.Choices)
             .Select(choice => new SequenceRequest(prompt,
-                request.Common.ForChoice(choice, prompt.Length, context, "messages", request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
-                http.RequestAborted))
+                request.Common.ForChoice(choice, prompt.Length, context, served.Model.Config.VocabSize, "messages", request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
+                abandon.Token))
             .ToList();
         served.Scheduler.Submit(sequences);
 
         string id = TokenTexts.NewId("chatcmpl-");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (request.Common.Stream) await StreamAsync(http, served, request, plan, sequences, prompt.Length, id, created);
-        else await RespondAsync(http, served, request, plan, sequences, prompt.Length, id, created);
+        try
+        {
+            if (request.Common.Stream) await StreamAsync(http, served, request, plan, sequences, prompt.Length, id, created);
+            else await RespondAsync(http, served, request, plan, sequences, prompt.Length, id, created);
+        }
+        finally
+        {
+            await abandon.CancelAsync();
+        }
     }
 
     private static int[] RenderPrompt(ServedModel served, ChatRequest request, ChatOutputPlan plan)

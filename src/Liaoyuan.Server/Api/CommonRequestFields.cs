@@ -17,6 +17,9 @@ internal sealed record CommonRequestFields
     public required SamplingOptions Sampling { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
 
+    /// <summary>Token id → value added to its logit (-100 bans a token, 100 all but forces it).</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
     public const int MaxStopStrings = 16;
     public const int MaxTopLogprobs = 20;
 
@@ -62,14 +65,29 @@ internal sealed record CommonRequestFields
             MaxTokens = max is { } limit ? (int)Math.Min(limit, int.MaxValue) : null,
             Sampling = sampling,
             Stop = JsonFields.StringOrStrings(root, "stop", MaxStopStrings),
+            LogitBias = ReadLogitBias(root),
         };
+    }
+
+    private static Dictionary<int, float>? ReadLogitBias(JsonElement root)
+    {
+        if (JsonFields.Optional(root, "logit_bias") is not { } bias) return null;
+        if (bias.ValueKind != JsonValueKind.Object) throw JsonFields.WrongType("logit_bias", "an object of token ids to numbers", bias);
+        var result = new Dictionary<int, float>();
+        foreach (var entry in bias.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int token))
+                throw ApiException.BadRequest($"'logit_bias' keys must be token ids, got '{entry.Name}'", "logit_bias", "invalid_value");
+            result[token] = (float)JsonFields.Number(bias, entry.Name, -100, 100)!.Value;
+        }
+        return result;
     }
 
     /// <summary>
     /// The decode parameters of choice <paramref name="choice"/> for a prompt of <paramref name="promptTokens"/>.
     /// Each choice gets its own seed so that n &gt; 1 yields different samples, reproducibly.
     /// </summary>
-    public DecodeParameters ForChoice(int choice, int promptTokens, int contextLength, string promptParam,
+    public DecodeParameters ForChoice(int choice, int promptTokens, int contextLength, int vocabularySize, string promptParam,
         bool logprobs = false, int topLogprobs = 0, bool scorePrompt = false, ITokenConstraint? constraint = null)
     {
         if (promptTokens >= contextLength)
@@ -80,8 +98,11 @@ internal sealed record CommonRequestFields
             throw ApiException.BadRequest(
                 $"This model's maximum context length is {contextLength} tokens. However, you requested {promptTokens + max} tokens ({promptTokens} in the prompt, {max} for the completion). Please reduce the prompt or the completion length.",
                 "max_tokens", "context_length_exceeded");
+        if (LogitBias?.Keys.FirstOrDefault(token => token >= vocabularySize) is { } outside && outside >= vocabularySize)
+            throw ApiException.BadRequest($"'logit_bias' names token {outside}, outside the vocabulary of {vocabularySize}", "logit_bias", "invalid_value");
         return new DecodeParameters
         {
+            LogitBias = LogitBias,
             MaxTokens = MaxTokens ?? contextLength - promptTokens,
             Sampling = Sampling with { Seed = Sampling.Seed is { } seed ? unchecked(seed + (ulong)choice) : null },
             Stop = Stop,

@@ -40,14 +40,16 @@ internal static class CompletionsEndpoint
         var prompts = ReadPrompts(promptField, tokenizer);
         int context = served.Scheduler.ContextLength;
         bool score = echo && logprobs is not null;
+        // Cancelled when this handler ends for any reason, so the scheduler drops sequences nobody will read.
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         var sequences = new List<SequenceRequest>();
         foreach (var prompt in prompts)
         {
             for (int choice = 0; choice < common.Choices; choice++)
             {
-                var parameters = common.ForChoice(choice, prompt.Tokens.Length, context, "prompt",
+                var parameters = common.ForChoice(choice, prompt.Tokens.Length, context, tokenizer.VocabSize, "prompt",
                     logprobs is not null, logprobs ?? 0, score);
-                sequences.Add(new SequenceRequest(prompt.Tokens, parameters, http.RequestAborted));
+                sequences.Add(new SequenceRequest(prompt.Tokens, parameters, abandon.Token));
             }
         }
         served.Scheduler.Submit(sequences);
@@ -56,8 +58,15 @@ internal static class CompletionsEndpoint
             echo, logprobs is not null, [.. prompts.SelectMany(p => Enumerable.Repeat(p, common.Choices))]);
         // As OpenAI counts: each prompt once, however many choices it has.
         int promptTokens = prompts.Sum(p => p.Tokens.Length);
-        if (common.Stream) await StreamAsync(http, shape, sequences, common.IncludeUsage, promptTokens);
-        else await RespondAsync(http, shape, sequences, promptTokens);
+        try
+        {
+            if (common.Stream) await StreamAsync(http, shape, sequences, common.IncludeUsage, promptTokens);
+            else await RespondAsync(http, shape, sequences, promptTokens);
+        }
+        finally
+        {
+            await abandon.CancelAsync();
+        }
     }
 
     private sealed record CompletionShape(string Id, long Created, string Model, Tokenizer Tokenizer, bool Echo, bool Logprobs, Prompt[] PromptOfChoice);

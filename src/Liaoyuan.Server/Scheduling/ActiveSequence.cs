@@ -92,7 +92,7 @@ internal sealed class ActiveSequence
         if (_generated.Count >= parameters.MaxTokens) { Finish(FinishReason.Length); return; }
         ReadOnlySpan<float> logits = Session.LastLogits;
         int token;
-        if (_constraint is null)
+        if (_constraint is null && parameters.LogitBias is null)
         {
             token = _sampler.Sample(logits, _generated);
         }
@@ -100,8 +100,9 @@ internal sealed class ActiveSequence
         {
             if (_masked.Length != logits.Length) _masked = new float[logits.Length];
             logits.CopyTo(_masked);
-            _constraint.MaskLogits(_masked, parameters.MaxTokens - _generated.Count);
-            if (_constraint.IsComplete) { Finish(FinishReason.Stop); return; }
+            foreach (var (biased, bias) in parameters.LogitBias ?? new Dictionary<int, float>()) _masked[biased] += bias;
+            _constraint?.MaskLogits(_masked, parameters.MaxTokens - _generated.Count);
+            if (_constraint?.IsComplete == true) { Finish(FinishReason.Stop); return; }
             token = _sampler.Sample(_masked, _generated);
             // Rounding in the final draw can land on a masked token; the best admitted one replaces it.
             if (float.IsNegativeInfinity(_masked[token])) token = Sampler.ArgMax(_masked);

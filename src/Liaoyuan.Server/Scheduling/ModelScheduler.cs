@@ -139,7 +139,7 @@ public sealed class ModelScheduler : IDisposable
         Admit();
         foreach (var sequence in _active)
         {
-            if (!sequence.Request.Cancel.IsCancellationRequested) continue;
+            if (sequence.Finished || !sequence.Request.Cancel.IsCancellationRequested) continue;
             sequence.Abandon();
             Interlocked.Increment(ref _abandoned);
         }

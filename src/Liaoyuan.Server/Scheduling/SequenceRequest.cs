@@ -20,6 +20,9 @@ public sealed record DecodeParameters
     /// <summary>Score the prompt: log-probabilities of every prompt token after the first (completions' echo).</summary>
     public bool ScorePrompt { get; init; }
 
+    /// <summary>Token id → value added to its logit before sampling.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
     /// <summary>Restricts which tokens may be sampled (structured output); null admits every token.</summary>
     public ITokenConstraint? Constraint { get; init; }
 }

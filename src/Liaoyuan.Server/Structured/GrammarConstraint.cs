@@ -64,6 +64,9 @@ internal sealed class GrammarConstraint(Grammar grammar, TokenVocabulary vocabul
         {
             Array.Clear(_allowed);
             Visit(vocabulary.Root, _state, tokensLeft - 1);
+            // When even the shortest completion no longer fits, the grammar alone decides: the output will be cut
+            // at max_tokens (finish_reason "length"), as an unconstrained one would be.
+            if (!_allowed.Contains(true)) Visit(vocabulary.Root, _state, int.MaxValue);
             if (_state.Accepting) foreach (int token in vocabulary.EndOfGeneration) _allowed[token] = true;
             for (int token = 0; token < logits.Length; token++)
             {

@@ -68,6 +68,14 @@ internal sealed class JsonSchemaGrammar
         return rule;
     }
 
+    /// <summary>A rule with one empty alternative (RuleOf([]) would be a rule with none, matching nothing).</summary>
+    private int EmptyRule()
+    {
+        int rule = NewRule();
+        Add(rule, []);
+        return rule;
+    }
+
     private static GrammarElement Ref(int rule) => new RuleReference(rule);
 
     private static GrammarElement[] Literal(string text) => Encoding.UTF8.GetBytes(text).Select(b => (GrammarElement)ByteClass.Of(b)).ToArray();
@@ -204,7 +212,7 @@ internal sealed class JsonSchemaGrammar
     {
         // rest[i, c]: properties i.. where c says a comma must come before the next one written.
         var rest = new int[properties.Count + 1, 2];
-        rest[properties.Count, 0] = rest[properties.Count, 1] = RuleOf([]);
+        rest[properties.Count, 0] = rest[properties.Count, 1] = EmptyRule();
         for (int i = properties.Count - 1; i >= 0; i--)
         {
             var (name, value, isRequired) = properties[i];
@@ -237,7 +245,7 @@ internal sealed class JsonSchemaGrammar
         int tail;
         if (max is { } limit)
         {
-            tail = RuleOf([]);
+            tail = EmptyRule();
             for (int i = limit - 1; i >= 1; i--)
             {
                 GrammarElement[] next = [.. Literal(","), Ref(item), Ref(tail)];
@@ -318,7 +326,7 @@ internal sealed class JsonSchemaGrammar
         var digit = ByteClass.Range((byte)'0', (byte)'9');
         int UpTo(int count)
         {
-            int rule = RuleOf([]);
+            int rule = EmptyRule();
             for (int i = 0; i < count; i++) rule = RuleOf([digit, Ref(rule)], []);
             return rule;
         }
