@@ -94,4 +94,21 @@ public sealed class SchedulingTests(ModelFixture models)
         Assert.True(late.FirstToken < earlyEnd, $"the late request's first token came at {late.FirstToken}, after the early one ended at {earlyEnd}");
         Assert.True(late.End < earlyEnd, "a short request sharing the steps should finish before a long one started earlier");
     }
+
+    [Fact]
+    public async Task Health_and_metrics_report_the_models_and_the_work_done()
+    {
+        await using var server = await RunningServer.StartAsync(models);
+        var before = await server.HealthAsync();
+        Assert.Equal("ok", before.GetProperty("status").GetString());
+        Assert.False(before.GetProperty("models")[0].GetProperty("loaded").GetBoolean());
+
+        Assert.Equal(HttpStatusCode.OK, (await server.PostJsonAsync("/v1/completions", Body(4))).StatusCode);
+        var after = await server.HealthAsync();
+        Assert.Contains(after.GetProperty("models").EnumerateArray(), m => m.GetProperty("loaded").GetBoolean());
+
+        string metrics = await server.Http.GetStringAsync("/metrics");
+        foreach (string name in new[] { "liaoyuan_requests_total", "liaoyuan_completion_tokens_total", "liaoyuan_queue_depth", "liaoyuan_time_to_first_token_seconds", "liaoyuan_decode_rate" })
+            Assert.Contains(name, metrics);
+    }
 }
