@@ -28,7 +28,7 @@ public static class LiaoyuanCommand
                  {
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), BenchCommand.Create(terminal),
-                     QuantizeCommand.Create(terminal),
+                     QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);

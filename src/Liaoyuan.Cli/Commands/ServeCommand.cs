@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Globalization;
+using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Server;
+using Liaoyuan.Server.Scheduling;
+
+namespace Liaoyuan.Cli.Commands;
+
+/// <summary>`liaoyuan serve`: the OpenAI-compatible HTTP API over one or more models.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(Terminal terminal)
+    {
+        var models = new Option<string[]>("--model", "-m") { Description = "A GGUF model to serve, as PATH or NAME=PATH (repeatable; its id is NAME or the file name without .gguf)" };
+        var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one)", DefaultValueFactory = _ => 8080 };
+        var data = new Option<string?>("--data") { Description = "State folder; GGUF files in its models/ subfolder are served too (default: $LIAOYUAN_DATA or ~/.liaoyuan)" };
+        var noAuth = new Option<bool>("--no-auth") { Description = "Serve without API keys" };
+        var apiKeys = new Option<string[]>("--api-key") { Description = "An accepted bearer key (repeatable; also $LIAOYUAN_API_KEY)" };
+        var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences decoded together per model", DefaultValueFactory = _ => 4 };
+        var queue = new Option<int>("--queue") { Description = "Requests that may wait per model before new ones get 429", DefaultValueFactory = _ => 64 };
+        var context = new Option<int>("--ctx", "-c") { Description = "Context length per sequence (default: the model's, at most 4096)" };
+        var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
+        var threads = new Option<int>("--threads", "-t") { Description = "Compute threads per model (default: all cores)" };
+        var memory = new Option<string?>("--memory-budget") { Description = "Memory loaded models may use, e.g. 16G; idle models are unloaded to fit (default: no limit)" };
+        var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB", DefaultValueFactory = _ => 8 };
+
+        var command = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
+        foreach (var option in new Option[] { models, host, port, data, noAuth, apiKeys, parallel, queue, context, kvType, threads, memory, maxBody })
+            command.Options.Add(option);
+        command.SetAction(async (parse, cancel) =>
+        {
+            string dataDirectory = parse.GetValue(data) ?? Environment.GetEnvironmentVariable("LIAOYUAN_DATA")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".liaoyuan");
+            var keys = (parse.GetValue(apiKeys) ?? []).ToList();
+            if (Environment.GetEnvironmentVariable("LIAOYUAN_API_KEY") is { Length: > 0 } fromEnvironment) keys.Add(fromEnvironment);
+            bool open = parse.GetValue(noAuth);
+            if (!open && keys.Count == 0) throw new UserInputException("give --api-key KEY (or set LIAOYUAN_API_KEY), or --no-auth to serve without keys");
+            var options = new ServerOptions
+            {
+                Models = ModelSources(parse.GetValue(models) ?? [], dataDirectory),
+                Host = parse.GetValue(host)!,
+                Port = Check(parse.GetValue(port), 0, 65535, "--port"),
+                DataDirectory = dataDirectory,
+                NoAuth = open,
+                ApiKeys = keys,
+                Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
+                MemoryBudgetBytes = ParseBytes(parse.GetValue(memory)),
+                MaxRequestBodyBytes = Check(parse.GetValue(maxBody), 1, 1024, "--max-body-mb") * 1024L * 1024,
+                Scheduler = new SchedulerOptions
+                {
+                    Slots = Check(parse.GetValue(parallel), 1, 256, "--parallel"),
+                    QueueCapacity = Check(parse.GetValue(queue), 0, 100_000, "--queue"),
+                    ContextLength = Check(parse.GetValue(context), 0, 1 << 20, "--ctx"),
+                    KvType = parse.GetValue(kvType)?.ToLowerInvariant() switch
+                    {
+                        "f16" or null => GgmlType.F16,
+                        "f32" => GgmlType.F32,
+                        var other => throw new UserInputException($"--kv-type must be f16 or f32, got '{other}'"),
+                    },
+                },
+            };
+            LiaoyuanServer server;
+            try
+            {
+                server = LiaoyuanServer.Create(options);
+            }
+            catch (ArgumentException problem)
+            {
+                throw new UserInputException(problem.Message);
+            }
+            await using (server)
+            {
+                await server.StartAsync(cancel);
+                terminal.Out.WriteLine($"Serving {string.Join(", ", options.Models.Select(m => m.Id))} on {server.BaseAddress} ({(open ? "no auth" : "API keys required")}). Ctrl+C stops.");
+                terminal.Out.Flush();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancel);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                await server.StopAsync(CancellationToken.None);
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Models named on the command line, then those in DATA/models; the demo model when there are none.</summary>
+    internal static List<ModelSource> ModelSources(IEnumerable<string> given, string dataDirectory)
+    {
+        var sources = new List<ModelSource>();
+        foreach (string value in given)
+        {
+            int equals = value.IndexOf('=');
+            if (File.Exists(value) || equals <= 0)
+            {
+                string path = ModelLocator.Resolve(value);
+                sources.Add(new ModelSource(IdOf(path), path));
+            }
+            else
+            {
+                sources.Add(new ModelSource(value[..equals], ModelLocator.Resolve(value[(equals + 1)..])));
+            }
+        }
+        string folder = Path.Combine(dataDirectory, "models");
+        if (Directory.Exists(folder))
+        {
+            foreach (string path in Directory.GetFiles(folder, "*.gguf").Order(StringComparer.Ordinal))
+            {
+                if (sources.All(s => s.Id != IdOf(path))) sources.Add(new ModelSource(IdOf(path), path));
+            }
+        }
+        if (sources.Count == 0)
+        {
+            string path = ModelLocator.Resolve(null);
+            sources.Add(new ModelSource(IdOf(path), path));
+        }
+        var duplicate = sources.GroupBy(s => s.Id).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new UserInputException($"two models have the id '{duplicate.Key}'; give one a name with --model NAME=PATH");
+        return sources;
+    }
+
+    private static string IdOf(string path) => Path.GetFileNameWithoutExtension(path);
+
+    private static int Check(int value, int min, int max, string name) =>
+        value >= min && value <= max ? value : throw new UserInputException($"{name} must be from {min} to {max}, got {value}");
+
+    /// <summary>"16G", "512M", "1048576" → bytes.</summary>
+    internal static long ParseBytes(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return 0;
+        string t = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
+        long unit = t.EndsWith('K') ? 1L << 10 : t.EndsWith('M') ? 1L << 20 : t.EndsWith('G') ? 1L << 30 : t.EndsWith('T') ? 1L << 40 : 1;
+        if (unit > 1) t = t[..^1];
+        if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) || number < 0)
+            throw new UserInputException($"--memory-budget must be a size such as 16G or 512M, got '{text}'");
+        return (long)(number * unit);
+    }
+}

@@ -1,0 +1,68 @@
+using System.Diagnostics.Metrics;
+
+namespace Liaoyuan.Server;
+
+/// <summary>
+/// The server's instruments, on the "Liaoyuan.Server" meter; OpenTelemetry exports them on /metrics in Prometheus
+/// format (names there gain unit suffixes, e.g. liaoyuan_time_to_first_token_seconds).
+/// </summary>
+public sealed class ServerMetrics : IDisposable
+{
+    public const string MeterName = "Liaoyuan.Server";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _promptTokens;
+    private readonly Counter<long> _completionTokens;
+    private readonly Counter<long> _rejected;
+    private readonly Histogram<double> _timeToFirstToken;
+    private readonly Histogram<double> _tokensPerSecond;
+    private readonly List<Func<(string Model, int Queued, int Active)>> _schedulers = [];
+
+    public ServerMetrics()
+    {
+        _meter = new Meter(MeterName);
+        _requests = _meter.CreateCounter<long>("liaoyuan.requests", "{request}", "HTTP API requests answered, by endpoint and status");
+        _promptTokens = _meter.CreateCounter<long>("liaoyuan.prompt_tokens", "{token}", "Prompt tokens processed");
+        _completionTokens = _meter.CreateCounter<long>("liaoyuan.completion_tokens", "{token}", "Tokens generated");
+        _rejected = _meter.CreateCounter<long>("liaoyuan.rejected_requests", "{request}", "Requests refused with 429 because the queue was full");
+        _timeToFirstToken = _meter.CreateHistogram<double>("liaoyuan.time_to_first_token", "s", "From arrival in the queue to the first generated token");
+        _tokensPerSecond = _meter.CreateHistogram<double>("liaoyuan.decode_rate", "{token}/s", "Generated tokens per second of each finished sequence, after its first token");
+        _meter.CreateObservableGauge("liaoyuan.queue_depth", () => Observe(s => s.Queued), "{request}", "Sequences waiting for a slot");
+        _meter.CreateObservableGauge("liaoyuan.active_sequences", () => Observe(s => s.Active), "{sequence}", "Sequences being decoded");
+    }
+
+    public void RequestAnswered(string endpoint, int status) =>
+        _requests.Add(1, new("endpoint", endpoint), new("status", status));
+
+    public void Rejected(string model) => _rejected.Add(1, new KeyValuePair<string, object?>("model", model));
+
+    public void SequenceFinished(string model, int promptTokens, int completionTokens, double? timeToFirstToken, double? decodeSeconds)
+    {
+        var tag = new KeyValuePair<string, object?>("model", model);
+        _promptTokens.Add(promptTokens, tag);
+        _completionTokens.Add(completionTokens, tag);
+        if (timeToFirstToken is { } ttft) _timeToFirstToken.Record(ttft, tag);
+        if (decodeSeconds is > 0 && completionTokens > 1) _tokensPerSecond.Record((completionTokens - 1) / decodeSeconds.Value, tag);
+    }
+
+    internal void Track(Func<(string Model, int Queued, int Active)> scheduler)
+    {
+        lock (_schedulers) _schedulers.Add(scheduler);
+    }
+
+    internal void Untrack(Func<(string Model, int Queued, int Active)> scheduler)
+    {
+        lock (_schedulers) _schedulers.Remove(scheduler);
+    }
+
+    private List<Measurement<int>> Observe(Func<(string Model, int Queued, int Active), int> pick)
+    {
+        lock (_schedulers)
+        {
+            return _schedulers.Select(s => s()).Select(s => new Measurement<int>(pick(s), new KeyValuePair<string, object?>("model", s.Model))).ToList();
+        }
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,44 @@
+using Liaoyuan.Server.Scheduling;
+
+namespace Liaoyuan.Server;
+
+/// <summary>A model the server offers: its id in the API (the file name without .gguf, or an alias) and its file.</summary>
+public sealed record ModelSource(string Id, string Path);
+
+public sealed record ServerOptions
+{
+    public IReadOnlyList<ModelSource> Models { get; init; } = [];
+
+    /// <summary>Address to listen on; 127.0.0.1 keeps the server local.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Port to listen on; 0 picks a free one (see <see cref="LiaoyuanServer.BaseAddress"/>).</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>The server's state folder (keys and apps in later versions).</summary>
+    public string? DataDirectory { get; init; }
+
+    /// <summary>Serve without API keys.</summary>
+    public bool NoAuth { get; init; }
+
+    /// <summary>Bearer keys accepted on /v1 when <see cref="NoAuth"/> is off.</summary>
+    public IReadOnlyList<string> ApiKeys { get; init; } = [];
+
+    public SchedulerOptions Scheduler { get; init; } = new();
+
+    /// <summary>Largest request body accepted; larger ones are answered 413.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>Bytes that loaded models (weights and KV caches) may take; least recently used idle models are
+    /// unloaded to make room. 0 means no limit.</summary>
+    public long MemoryBudgetBytes { get; init; }
+
+    /// <summary>Compute threads per model (0 = all cores).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Most choices (n) one request may ask for.</summary>
+    public int MaxChoices { get; init; } = 16;
+
+    /// <summary>Runs each decode step; the default evaluates the sequences one after another. Tests slow it down.</summary>
+    internal Func<IDecodeStepExecutor>? DecodeStepExecutor { get; init; }
+}
