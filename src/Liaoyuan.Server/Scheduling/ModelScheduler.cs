@@ -53,7 +53,7 @@ public sealed class ModelScheduler : IDisposable
         ModelId = modelId;
         _model = model;
         _options = options;
-        _executor = executor ?? new InterleavedDecodeStepExecutor();
+        _executor = executor ?? new BatchedDecodeStepExecutor(model.Model, options.Slots);
         _metrics = metrics;
         _pool = new SessionPool(model.Model, options.Slots, options.ContextLength, options.KvType);
         _gauges = () => (ModelId, Queued, Active);
