@@ -1,4 +1,4 @@
-using Liaoyuan.Operators.Vectors;
+using System.Buffers;
 
 namespace Liaoyuan.Training.Ops;
 
@@ -12,11 +12,16 @@ public readonly record struct AttentionShape(int Heads, int KvHeads, int HeadDim
 
 /// <summary>
 /// Causal attention over sequences of <c>Context</c> rows: for each head, P = softmax(q·kᵀ·scale) over earlier
-/// positions and o = P·v. The probabilities P [sequence, head, t, s] are kept for the backward pass:
+/// positions and o = P·v. The probabilities P [sequence, head, t, s] (zero above the diagonal) are kept for the
+/// backward pass:
 ///   dv += Pᵀ·do,  dP = do·vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dq = scale·dS·k,  dk += scale·dSᵀ·q.
+/// Each product runs through the blocked GEMM on one head's T×T block; computing the masked upper triangle
+/// too costs less than dot products one pair at a time.
 /// </summary>
 public static class Attention
 {
+    private static readonly Compute Serial = new(1);
+
     public static long ProbabilityCount(int sequences, AttentionShape shape) => (long)sequences * shape.Heads * shape.Context * shape.Context;
 
     public static void Forward(Compute compute, float[] q, float[] k, float[] v, float[] output, float[] probabilities, int sequences, AttentionShape shape)
@@ -26,16 +31,20 @@ public static class Attention
         compute.For(sequences * shape.Heads, task =>
         {
             int b = task / shape.Heads, h = task % shape.Heads, kvHead = h / group;
+            int pOffset = (int)((long)task * T * T), qOffset = b * T * qw + h * hd, kvOffset = b * T * kw + kvHead * hd;
+            var keysT = ArrayPool<float>.Shared.Rent(hd * T);
+            Transpose(k, kvOffset, kw, T, hd, keysT);
+            // Scores into the probability block, then a causal softmax row by row.
+            Gemm.Multiply(Serial, T, T, hd, q, qOffset, qw, 1, keysT, 0, T, probabilities, pOffset, T, accumulate: false);
+            ArrayPool<float>.Shared.Return(keysT);
             for (int t = 0; t < T; t++)
             {
-                var query = q.AsSpan((b * T + t) * qw + h * hd, hd);
-                var p = probabilities.AsSpan((int)(((long)task * T + t) * T), T);
+                var p = probabilities.AsSpan(pOffset + t * T, T);
                 float max = float.NegativeInfinity;
                 for (int s = 0; s <= t; s++)
                 {
-                    float score = VectorMath.Dot(query, k.AsSpan((b * T + s) * kw + kvHead * hd, hd)) * scale;
-                    p[s] = score;
-                    max = MathF.Max(max, score);
+                    p[s] *= scale;
+                    max = MathF.Max(max, p[s]);
                 }
                 double sum = 0;
                 for (int s = 0; s <= t; s++)
@@ -45,15 +54,10 @@ public static class Attention
                     sum += e;
                 }
                 float inverse = (float)(1.0 / sum);
-                var o = output.AsSpan((b * T + t) * qw + h * hd, hd);
-                o.Clear();
-                for (int s = 0; s <= t; s++)
-                {
-                    p[s] *= inverse;
-                    VectorMath.Axpy(p[s], v.AsSpan((b * T + s) * kw + kvHead * hd, hd), o);
-                }
+                for (int s = 0; s <= t; s++) p[s] *= inverse;
                 p[(t + 1)..].Clear();
             }
+            Gemm.Multiply(Serial, T, hd, T, probabilities, pOffset, T, 1, v, kvOffset, kw, output, qOffset, qw, accumulate: false);
         });
     }
 
@@ -68,39 +72,43 @@ public static class Attention
         compute.For(sequences * shape.KvHeads, task =>
         {
             int b = task / shape.KvHeads, kvHead = task % shape.KvHeads;
+            int kvOffset = b * T * kw + kvHead * hd;
             for (int s = 0; s < T; s++)
             {
-                kGrad.AsSpan((b * T + s) * kw + kvHead * hd, hd).Clear();
-                vGrad.AsSpan((b * T + s) * kw + kvHead * hd, hd).Clear();
+                kGrad.AsSpan(kvOffset + s * kw, hd).Clear();
+                vGrad.AsSpan(kvOffset + s * kw, hd).Clear();
             }
-            var dScore = new float[T];
+            var valuesT = ArrayPool<float>.Shared.Rent(hd * T);
+            var dScores = ArrayPool<float>.Shared.Rent(T * T);
+            Transpose(v, kvOffset, kw, T, hd, valuesT);
             for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
             {
+                int pOffset = (int)(((long)b * shape.Heads + h) * T * T), qOffset = b * T * qw + h * hd;
+                // dv += Pᵀ·do and dP = do·vᵀ.
+                Gemm.Multiply(Serial, T, hd, T, probabilities, pOffset, 1, T, outputGrad, qOffset, qw, vGrad, kvOffset, kw, accumulate: true);
+                Gemm.Multiply(Serial, T, T, hd, outputGrad, qOffset, qw, 1, valuesT, 0, T, dScores, 0, T, accumulate: false);
                 for (int t = 0; t < T; t++)
                 {
-                    var p = probabilities.AsSpan((int)((((long)b * shape.Heads + h) * T + t) * T), T);
-                    var dOut = outputGrad.AsSpan((b * T + t) * qw + h * hd, hd);
-                    var query = q.AsSpan((b * T + t) * qw + h * hd, hd);
+                    var p = probabilities.AsSpan(pOffset + t * T, T);
+                    var ds = dScores.AsSpan(t * T, T);
                     double weighted = 0;
-                    for (int s = 0; s <= t; s++)
-                    {
-                        int kv = (b * T + s) * kw + kvHead * hd;
-                        float dp = VectorMath.Dot(dOut, v.AsSpan(kv, hd));
-                        dScore[s] = dp;
-                        weighted += p[s] * dp;
-                        VectorMath.Axpy(p[s], dOut, vGrad.AsSpan(kv, hd));
-                    }
-                    var dq = qGrad.AsSpan((b * T + t) * qw + h * hd, hd);
-                    dq.Clear();
-                    for (int s = 0; s <= t; s++)
-                    {
-                        int kv = (b * T + s) * kw + kvHead * hd;
-                        float ds = p[s] * (dScore[s] - (float)weighted) * scale;
-                        VectorMath.Axpy(ds, k.AsSpan(kv, hd), dq);
-                        VectorMath.Axpy(ds, query, kGrad.AsSpan(kv, hd));
-                    }
+                    for (int s = 0; s <= t; s++) weighted += p[s] * ds[s];
+                    for (int s = 0; s <= t; s++) ds[s] = p[s] * (ds[s] - (float)weighted) * scale;
+                    ds[(t + 1)..].Clear();
                 }
+                // dq = dS·k and dk += dSᵀ·q (the scale is already folded into dS).
+                Gemm.Multiply(Serial, T, hd, T, dScores, 0, T, 1, k, kvOffset, kw, qGrad, qOffset, qw, accumulate: false);
+                Gemm.Multiply(Serial, T, hd, T, dScores, 0, 1, T, q, qOffset, qw, kGrad, kvOffset, kw, accumulate: true);
             }
+            ArrayPool<float>.Shared.Return(valuesT);
+            ArrayPool<float>.Shared.Return(dScores);
         });
+    }
+
+    /// <summary>One head's T×hd slice (row stride <paramref name="stride"/>) into a row-major hd×T block.</summary>
+    private static void Transpose(float[] source, int offset, int stride, int rows, int columns, float[] target)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++) target[c * rows + r] = source[offset + r * stride + c];
     }
 }

@@ -33,4 +33,25 @@ public sealed class GemmTests
         Gemm.Multiply(new Compute(2), m, n, k, a, 0, k, 1, b, 0, n, two, 0, n, accumulate: false);
         Assert.Equal(one, two);
     }
+
+    [Fact]
+    public void The_512_and_256_bit_kernels_give_bit_identical_products()
+    {
+        const int m = 72, n = 96, k = 300;
+        float[] a = GradientCheck.Random(m * k, 6), b = GradientCheck.Random(k * n, 7);
+        float[] wide = new float[m * n], narrow = new float[m * n];
+        bool saved = Gemm.UseWideKernel;
+        try
+        {
+            Gemm.UseWideKernel = true;
+            Gemm.Multiply(new Compute(1), m, n, k, a, 0, k, 1, b, 0, n, wide, 0, n, accumulate: false);
+            Gemm.UseWideKernel = false;
+            Gemm.Multiply(new Compute(1), m, n, k, a, 0, k, 1, b, 0, n, narrow, 0, n, accumulate: false);
+        }
+        finally
+        {
+            Gemm.UseWideKernel = saved;
+        }
+        Assert.Equal(wide, narrow);
+    }
 }
