@@ -1,3 +1,5 @@
+using Liaoyuan.Operators.Vectors;
+
 namespace Liaoyuan.Training.Ops;
 
 /// <summary>
@@ -22,18 +24,11 @@ public static class CrossEntropy
                 var z = logits.AsSpan(r * vocab, vocab);
                 int target = targets[r];
                 if ((uint)target >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(targets), $"target {target} is outside the vocabulary of {vocab}");
-                float max = float.NegativeInfinity, targetLogit = z[target];
-                foreach (float v in z) max = MathF.Max(max, v);
-                double sum = 0;
-                for (int i = 0; i < z.Length; i++)
-                {
-                    float e = MathF.Exp(z[i] - max);
-                    z[i] = e;
-                    sum += e;
-                }
+                float targetLogit = z[target], max = VectorMath.Max(z);
+                double sum = FastMath.ExpShiftedInPlace(z, max);
                 rowLoss[r] = Math.Log(sum) + max - targetLogit;
                 float inverse = (float)(1.0 / sum) * scale;
-                for (int i = 0; i < z.Length; i++) z[i] *= inverse;
+                VectorMath.Scale(z, inverse);
                 z[target] -= scale;
             }
         });
