@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Liaoyuan.Training.Model;
 
 /// <summary>The architecture hyperparameters of a `llama` model being trained.</summary>
@@ -13,8 +15,11 @@ public sealed record LlamaShape
     public float RmsEpsilon { get; init; } = 1e-5f;
     public float RopeBase { get; init; } = 10000f;
 
+    [JsonIgnore]
     public int HeadDim => Dim / Heads;
+    [JsonIgnore]
     public int QueryWidth => Heads * HeadDim;
+    [JsonIgnore]
     public int KeyWidth => KvHeads * HeadDim;
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the first setting that cannot make a llama model.</summary>
