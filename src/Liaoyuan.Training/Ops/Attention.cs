@@ -15,12 +15,13 @@ public readonly record struct AttentionShape(int Heads, int KvHeads, int HeadDim
 /// positions and o = P·v. The probabilities P [sequence, head, t, s] (zero above the diagonal) are kept for the
 /// backward pass:
 ///   dv += Pᵀ·do,  dP = do·vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dq = scale·dS·k,  dk += scale·dSᵀ·q.
-/// Each product runs through the blocked GEMM on one head's T×T block; computing the masked upper triangle
-/// too costs less than dot products one pair at a time.
+/// Each product runs through the blocked GEMM on one head's T×T block, in bands of rows (or columns) that stop at
+/// the diagonal, so only the band's share of the masked upper triangle is computed.
 /// </summary>
 public static class Attention
 {
     private static readonly Compute Serial = new(1);
+    private const int Band = 64;
 
     public static long ProbabilityCount(int sequences, AttentionShape shape) => (long)sequences * shape.Heads * shape.Context * shape.Context;
 
@@ -34,8 +35,13 @@ public static class Attention
             int pOffset = (int)((long)task * T * T), qOffset = b * T * qw + h * hd, kvOffset = b * T * kw + kvHead * hd;
             var keysT = ArrayPool<float>.Shared.Rent(hd * T);
             Transpose(k, kvOffset, kw, T, hd, keysT);
-            // Scores into the probability block, then a causal softmax row by row.
-            Gemm.Multiply(Serial, T, T, hd, q, qOffset, qw, 1, keysT, 0, T, probabilities, pOffset, T, accumulate: false);
+            // Scores into the probability block (each band of rows only up to its last row's position), then a
+            // causal softmax row by row.
+            for (int r0 = 0; r0 < T; r0 += Band)
+            {
+                int r1 = Math.Min(T, r0 + Band);
+                Gemm.Multiply(Serial, r1 - r0, r1, hd, q, qOffset + r0 * qw, qw, 1, keysT, 0, T, probabilities, pOffset + r0 * T, T, accumulate: false);
+            }
             ArrayPool<float>.Shared.Return(keysT);
             for (int t = 0; t < T; t++)
             {
@@ -57,7 +63,11 @@ public static class Attention
                 for (int s = 0; s <= t; s++) p[s] *= inverse;
                 p[(t + 1)..].Clear();
             }
-            Gemm.Multiply(Serial, T, hd, T, probabilities, pOffset, T, 1, v, kvOffset, kw, output, qOffset, qw, accumulate: false);
+            for (int r0 = 0; r0 < T; r0 += Band)
+            {
+                int r1 = Math.Min(T, r0 + Band);
+                Gemm.Multiply(Serial, r1 - r0, hd, r1, probabilities, pOffset + r0 * T, T, 1, v, kvOffset, kw, output, qOffset + r0 * qw, qw, accumulate: false);
+            }
         });
     }
 
@@ -84,9 +94,14 @@ public static class Attention
             for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
             {
                 int pOffset = (int)(((long)b * shape.Heads + h) * T * T), qOffset = b * T * qw + h * hd;
-                // dv += Pᵀ·do and dP = do·vᵀ.
-                Gemm.Multiply(Serial, T, hd, T, probabilities, pOffset, 1, T, outputGrad, qOffset, qw, vGrad, kvOffset, kw, accumulate: true);
-                Gemm.Multiply(Serial, T, T, hd, outputGrad, qOffset, qw, 1, valuesT, 0, T, dScores, 0, T, accumulate: false);
+                // dv += Pᵀ·do (key band [c0, c1) only meets queries t ≥ c0) and dP = do·vᵀ (query band up to the diagonal).
+                for (int c0 = 0; c0 < T; c0 += Band)
+                {
+                    int c1 = Math.Min(T, c0 + Band);
+                    Gemm.Multiply(Serial, c1 - c0, hd, T - c0, probabilities, pOffset + c0 * T + c0, 1, T,
+                        outputGrad, qOffset + c0 * qw, qw, vGrad, kvOffset + c0 * kw, kw, accumulate: true);
+                    Gemm.Multiply(Serial, c1 - c0, c1, hd, outputGrad, qOffset + c0 * qw, qw, 1, valuesT, 0, T, dScores, c0 * T, T, accumulate: false);
+                }
                 for (int t = 0; t < T; t++)
                 {
                     var p = probabilities.AsSpan(pOffset + t * T, T);
@@ -97,8 +112,12 @@ public static class Attention
                     ds[(t + 1)..].Clear();
                 }
                 // dq = dS·k and dk += dSᵀ·q (the scale is already folded into dS).
-                Gemm.Multiply(Serial, T, hd, T, dScores, 0, T, 1, k, kvOffset, kw, qGrad, qOffset, qw, accumulate: false);
-                Gemm.Multiply(Serial, T, hd, T, dScores, 0, 1, T, q, qOffset, qw, kGrad, kvOffset, kw, accumulate: true);
+                for (int c0 = 0; c0 < T; c0 += Band)
+                {
+                    int c1 = Math.Min(T, c0 + Band);
+                    Gemm.Multiply(Serial, c1 - c0, hd, c1, dScores, c0 * T, T, 1, k, kvOffset, kw, qGrad, qOffset + c0 * qw, qw, accumulate: false);
+                    Gemm.Multiply(Serial, c1 - c0, hd, T - c0, dScores, c0 * T + c0, 1, T, q, qOffset + c0 * qw, qw, kGrad, kvOffset + c0 * kw, kw, accumulate: true);
+                }
             }
             ArrayPool<float>.Shared.Return(valuesT);
             ArrayPool<float>.Shared.Return(dScores);

@@ -46,15 +46,28 @@ public static class RmsNorm
                     dxr[i] += scale * (dyr[i] * weight[i] - xr[i] * scale * meanGx);
             }
         });
-        // Column slices, each summed over the rows in order: deterministic without per-thread partials.
-        compute.ForRanges(n, 32, (c0, c1) =>
+        // Column slices, each summed over the rows in order: deterministic without per-thread partials, and the
+        // inner loop runs along a row so it vectorises.
+        compute.ForRanges(n, 64, (c0, c1) =>
         {
-            for (int c = c0; c < c1; c++)
+            int width = c1 - c0;
+            Span<float> sum = stackalloc float[width];
+            sum.Clear();
+            for (int r = 0; r < rows; r++)
             {
-                float sum = 0;
-                for (int r = 0; r < rows; r++) sum += dy[r * n + c] * x[r * n + c] * inverseRms[r];
-                weightGrad[c] += sum;
+                var d = dy.AsSpan(r * n + c0, width);
+                var xr = x.AsSpan(r * n + c0, width);
+                float scale = inverseRms[r];
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    var s = Vector256.Create(scale);
+                    for (; i + 8 <= width; i += 8)
+                        (Vector256.Create(sum.Slice(i, 8)) + Vector256.Create(d.Slice(i, 8)) * Vector256.Create(xr.Slice(i, 8)) * s).CopyTo(sum.Slice(i, 8));
+                }
+                for (; i < width; i++) sum[i] += d[i] * xr[i] * scale;
             }
+            for (int i = 0; i < width; i++) weightGrad[c0 + i] += sum[i];
         });
     }
 }

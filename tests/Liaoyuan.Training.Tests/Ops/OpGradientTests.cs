@@ -107,6 +107,32 @@ public sealed class OpGradientTests
         Compare("dv", v64, Loss, dv);
     }
 
+    /// <summary>A context longer than the attention's 64-row bands, so the banded products meet across band edges.</summary>
+    [Fact]
+    public void Attention_over_several_bands_matches_reference_and_finite_differences()
+    {
+        var shape = new AttentionShape(Heads: 2, KvHeads: 1, HeadDim: 8, Context: 150);
+        int rows = shape.Context;
+        float[] q = Random(rows * shape.QueryWidth, 21), k = Random(rows * shape.KeyWidth, 22), v = Random(rows * shape.KeyWidth, 23);
+        float[] upstream = Random(rows * shape.QueryWidth, 24);
+        var output = new float[rows * shape.QueryWidth];
+        var probabilities = new float[Attention.ProbabilityCount(1, shape)];
+        Attention.Forward(_compute, q, k, v, output, probabilities, 1, shape);
+        double[] q64 = Widen(q), k64 = Widen(k), v64 = Widen(v), up64 = Widen(upstream);
+        double[] Reference() => ReferenceOps.Attention(q64, k64, v64, 1, shape.Heads, shape.KvHeads, shape.HeadDim, shape.Context);
+        Close("o", output, Reference());
+
+        float[] dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
+        Attention.Backward(_compute, q, k, v, probabilities, upstream, dq, dk, dv, 1, shape);
+        double Loss() => ReferenceOps.Project(Reference(), up64);
+        // Rows on both sides of the band edges at 64 and 128, and the first and last.
+        int[] positions = [0, 1, 63, 64, 65, 127, 128, 129, 149];
+        int[] Elements(int width) => positions.SelectMany(p => new[] { p * width, p * width + width - 1 }).ToArray();
+        Compare("dq", q64, Loss, dq, only: Elements(shape.QueryWidth));
+        Compare("dk", k64, Loss, dk, only: Elements(shape.KeyWidth));
+        Compare("dv", v64, Loss, dv, only: Elements(shape.KeyWidth));
+    }
+
     [Fact]
     public void SwiGlu_backward_matches_finite_differences()
     {
