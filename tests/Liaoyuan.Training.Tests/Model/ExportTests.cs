@@ -5,6 +5,7 @@ using Liaoyuan.TestSupport;
 using Liaoyuan.Training.Export;
 using Liaoyuan.Training.Model;
 using Liaoyuan.Training.Ops;
+using Liaoyuan.Training.Optimization;
 using Xunit.Abstractions;
 
 namespace Liaoyuan.Training.Tests.Model;
@@ -22,7 +23,7 @@ public sealed class ExportTests(ITestOutputHelper output) : IDisposable
     {
         var model = TinyModels.Create(seed: 11);
         var compute = new Compute(2);
-        var optimizer = new Optimization.AdamW(model.Parameters, new Optimization.AdamWSettings());
+        var optimizer = new AdamW(model.Parameters, new AdamWSettings());
         var (tokens, targets) = TinyModels.Batch(model.Shape, 2, 12);
         var activations = new Activations(model.Shape, 2);
         for (int step = 0; step < 20; step++)
