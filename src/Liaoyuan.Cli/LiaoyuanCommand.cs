@@ -28,7 +28,7 @@ public static class LiaoyuanCommand
                  {
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal),
-                     TrainCommand.Create(terminal), TokenizerCommand.Create(terminal),
+                     TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);

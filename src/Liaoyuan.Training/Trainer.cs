@@ -21,13 +21,13 @@ public sealed class Trainer
     private readonly Compute _compute;
     private readonly Activations _activations;
 
-    public Trainer(TrainingSettings settings, int[] trainTokens, int threads = 0)
+    public Trainer(TrainingSettings settings, TokenSource trainTokens, int threads = 0)
         : this(settings, trainTokens, threads, cursor: null)
     {
         Model.Initialize(new TrainingRandom(settings.Seed));
     }
 
-    private Trainer(TrainingSettings settings, int[] trainTokens, int threads, DataCursor? cursor)
+    private Trainer(TrainingSettings settings, TokenSource trainTokens, int threads, DataCursor? cursor)
     {
         settings.Validate();
         Settings = settings;
@@ -71,7 +71,7 @@ public sealed class Trainer
     }
 
     /// <summary>Mean loss over up to <paramref name="batches"/> fixed batches of <paramref name="heldOut"/>; recorded in <see cref="Evaluations"/>.</summary>
-    public double Evaluate(int[] heldOut, int batches)
+    public double Evaluate(TokenSource heldOut, int batches)
     {
         double total = 0;
         int count = 0;
@@ -89,7 +89,7 @@ public sealed class Trainer
     public void SaveCheckpoint(string path) => Checkpoint.Write(path, this);
 
     /// <summary>A trainer that continues the run saved in <paramref name="path"/> on the same training tokens.</summary>
-    public static Trainer Resume(string path, int[] trainTokens, int threads = 0) =>
+    public static Trainer Resume(string path, TokenSource trainTokens, int threads = 0) =>
         Checkpoint.Read(path, (settings, cursor) => new Trainer(settings, trainTokens, threads, cursor));
 
     internal void Restore(long step, IEnumerable<double> losses, IEnumerable<EvaluationPoint> evaluations)

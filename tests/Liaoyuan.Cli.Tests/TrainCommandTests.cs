@@ -46,6 +46,22 @@ public sealed partial class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Data_prepare_then_train_on_the_shards()
+    {
+        string shards = _dir.File("shards"), output = _dir.File("s.gguf");
+        var prepared = CliRunner.Run("data", "prepare", "--vocab", "300", "--holdout", "0.2", "--out", shards, Corpus());
+        Assert.True(prepared.ExitCode == 0, prepared.Error);
+        Assert.Contains("training tokens", prepared.Out);
+        Assert.True(File.Exists(Path.Combine(shards, "train-00000.tok")));
+
+        var result = CliRunner.Run(["train", "--data", shards, .. TinyShape, "--steps", "3", "--eval-every", "3", "--out", output]);
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Contains("step 3 held-out loss", result.Error);
+        using var model = ModelLoader.Load(output);
+        Assert.Equal(300, model.Config.VocabSize);
+    }
+
+    [Fact]
     public void Bad_settings_end_in_one_line_and_exit_code_2()
     {
         string corpus = Corpus();

@@ -32,14 +32,10 @@ internal static class TrainCommand
         bool resuming = plan.Resume && File.Exists(plan.CheckpointPath);
         if (plan.Resume && !resuming) throw new UserInputException($"{plan.CheckpointPath}: no checkpoint to resume");
 
-        var documents = TextCorpus.ReadDocuments(plan.DataFiles).ToList();
-        var tokenizer = resuming && File.Exists(plan.TokenizerCopyPath) ? TrainingTokenizer.Load(plan.TokenizerCopyPath)
-            : plan.TokenizerPath is { } path ? TrainingTokenizer.Load(path)
-            : TrainTokenizer(documents, plan.Vocab ?? 0, log);
-        var tokens = TextCorpus.Tokenize(tokenizer.Tokenizer, documents);
+        using var prepared = plan.DataFiles.Length == 1 && PreparedData.IsPrepared(plan.DataFiles[0]) ? PreparedData.Open(plan.DataFiles[0]) : null;
+        var (tokenizer, train, heldOut) = prepared is not null ? (prepared.Tokenizer, prepared.Train, prepared.HeldOut) : ReadText(plan, resuming, log);
         var settings = plan.Settings with { Shape = plan.Settings.Shape with { Vocab = tokenizer.VocabSize } };
-        var (train, heldOut) = TextCorpus.Split(tokens, plan.HeldOutFraction, settings.Shape.Context, settings.BatchSize);
-        log.WriteLine($"data: {tokens.Length:N0} tokens ({train.Length:N0} train, {heldOut.Length:N0} held out), vocabulary {tokenizer.VocabSize:N0}");
+        log.WriteLine($"data: {train.Length:N0} training tokens, {heldOut.Length:N0} held out; vocabulary {tokenizer.VocabSize:N0}");
 
         Trainer trainer;
         if (resuming)
@@ -76,18 +72,31 @@ internal static class TrainCommand
         return 0;
     }
 
-    private static TrainingTokenizer TrainTokenizer(List<string> documents, int vocab, TextWriter log)
+    /// <summary>Reads and tokenizes text files, training the tokenizer first when asked to, and holds out the tail.</summary>
+    private static (TrainingTokenizer, TokenSource, TokenSource) ReadText(TrainPlan plan, bool resuming, TextWriter log)
     {
-        log.WriteLine($"training a {vocab}-token byte-level BPE tokenizer");
-        return TrainingTokenizer.Train(documents, vocab);
+        var documents = TextCorpus.ReadDocuments(plan.DataFiles).ToList();
+        TrainingTokenizer tokenizer;
+        if (resuming && File.Exists(plan.TokenizerCopyPath)) tokenizer = TrainingTokenizer.Load(plan.TokenizerCopyPath);
+        else if (plan.TokenizerPath is { } path) tokenizer = TrainingTokenizer.Load(path);
+        else
+        {
+            log.WriteLine($"training a {plan.Vocab}-token byte-level BPE tokenizer");
+            tokenizer = TrainingTokenizer.Train(documents, plan.Vocab ?? 0);
+        }
+        var tokens = TextCorpus.Tokenize(tokenizer.Tokenizer, documents);
+        var (train, heldOut) = TextCorpus.Split(tokens, plan.HeldOutFraction, plan.Settings.Shape.Context, plan.Settings.BatchSize);
+        return (tokenizer, train, heldOut);
     }
 
     /// <summary>Runs the steps, calling <paramref name="report"/> after each and doing evaluations and checkpoints on schedule.</summary>
-    private static void Loop(Trainer trainer, TrainPlan plan, int[] heldOut, CancellationToken cancel,
+    private static void Loop(Trainer trainer, TrainPlan plan, TokenSource heldOut, CancellationToken cancel,
         Action<StepReport, double, TimeSpan> report, Action<long, double> evaluated)
     {
         var clock = Stopwatch.StartNew();
         long firstStep = trainer.Step;
+        var shape = trainer.Settings.Shape;
+        bool evaluate = heldOut.Length > 0 && (heldOut.Length - 1) / shape.Context >= trainer.Settings.BatchSize;
         while (!trainer.Finished)
         {
             cancel.ThrowIfCancellationRequested();
@@ -97,19 +106,19 @@ internal static class TrainCommand
             double tokensPerSecond = done * trainer.TokensPerStep / Math.Max(seconds, 1e-9);
             var eta = TimeSpan.FromSeconds(seconds / done * (trainer.Settings.Steps - step.Step));
             report(step, tokensPerSecond, eta);
-            if (heldOut.Length > 0 && (step.Step % plan.EvalEvery == 0 || trainer.Finished))
+            if (evaluate && (step.Step % plan.EvalEvery == 0 || trainer.Finished))
                 evaluated(step.Step, trainer.Evaluate(heldOut, plan.EvalBatches));
             if (step.Step % plan.CheckpointEvery == 0) trainer.SaveCheckpoint(plan.CheckpointPath);
         }
     }
 
-    private static void TrainWithLogLines(Trainer trainer, TrainPlan plan, int[] heldOut, TextWriter log, CancellationToken cancel) =>
+    private static void TrainWithLogLines(Trainer trainer, TrainPlan plan, TokenSource heldOut, TextWriter log, CancellationToken cancel) =>
         Loop(trainer, plan, heldOut, cancel,
             (step, tps, eta) => log.WriteLine(FormattableString.Invariant(
                 $"step {step.Step}/{trainer.Settings.Steps} loss {step.Loss:F4} lr {step.LearningRate:E2} grad-norm {step.GradientNorm:F3} {tps:F0} tok/s eta {eta:hh\\:mm\\:ss}")),
             (step, loss) => log.WriteLine(FormattableString.Invariant($"step {step} held-out loss {loss:F4}")));
 
-    private static void TrainWithProgressBar(Trainer trainer, TrainPlan plan, int[] heldOut, CancellationToken cancel)
+    private static void TrainWithProgressBar(Trainer trainer, TrainPlan plan, TokenSource heldOut, CancellationToken cancel)
     {
         AnsiConsole.Progress()
             .AutoClear(false)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Liaoyuan.Training;
+using Liaoyuan.Training.Data;
 using Liaoyuan.Training.Model;
 using Liaoyuan.Training.Optimization;
 
@@ -35,7 +36,7 @@ internal sealed record TrainPlan
 internal sealed class TrainOptions
 {
     public Argument<string?> Config { get; } = new("config") { Description = "JSON file with any of the settings below (flags override it)", Arity = ArgumentArity.ZeroOrOne };
-    public Option<string[]> Data { get; } = new("--data") { Description = "Training text: UTF-8 files, or .jsonl with a \"text\" field", AllowMultipleArgumentsPerToken = true };
+    public Option<string[]> Data { get; } = new("--data") { Description = "Training text (UTF-8 files, or .jsonl with a \"text\" field), or a folder from `liaoyuan data prepare`", AllowMultipleArgumentsPerToken = true };
     public Option<int> Vocab { get; } = new("--vocab") { Description = "Train a byte-level BPE tokenizer of this size on the data" };
     public Option<string> Tokenizer { get; } = new("--tokenizer") { Description = "Use the tokenizer of this GGUF (from `liaoyuan tokenizer train` or a model)" };
     public Option<int> Layers { get; } = new("--layers") { Description = "Decoder layers (default 4)" };
@@ -107,7 +108,11 @@ internal sealed class TrainOptions
         int dim = Get(Dim, 256), heads = Get(Heads, 4);
         int vocab = Get(Vocab, 0);
         string? tokenizer = Get<string?>(Tokenizer!, null);
-        if (vocab > 0 == tokenizer is not null && !Get(Resume, false))
+        string[] data = Get(Data, []);
+        bool prepared = data.Length == 1 && PreparedData.IsPrepared(data[0]);
+        if (prepared && (vocab > 0 || tokenizer is not null))
+            throw new UserInputException($"{data[0]} is already tokenized (by `liaoyuan data prepare`); drop --vocab and --tokenizer");
+        if (!prepared && vocab > 0 == tokenizer is not null && !Get(Resume, false))
             throw new UserInputException("give either --vocab N (train a tokenizer) or --tokenizer T.gguf");
         string output = Get<string?>(Out!, null) ?? "model.gguf";
         int steps = Get(Steps, 1000);
@@ -136,7 +141,7 @@ internal sealed class TrainOptions
         };
         var plan = new TrainPlan
         {
-            DataFiles = Get(Data, []),
+            DataFiles = data,
             Vocab = vocab > 0 ? vocab : null,
             TokenizerPath = tokenizer,
             Settings = settings,

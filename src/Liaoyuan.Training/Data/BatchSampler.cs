@@ -10,22 +10,22 @@ public sealed record DataCursor(long Epoch, int Position, ulong[] ShuffleState);
 /// </summary>
 public sealed class BatchSampler
 {
-    private readonly int[] _tokens;
+    private readonly TokenSource _tokens;
     private readonly int _context;
     private int[] _order = [];
     private TrainingRandom _random;
     private ulong[] _epochState;
 
-    public BatchSampler(int[] tokens, int context, ulong seed)
+    public BatchSampler(TokenSource tokens, int context, ulong seed)
         : this(tokens, context, new DataCursor(0, 0, new TrainingRandom(seed).State))
     {
     }
 
-    public BatchSampler(int[] tokens, int context, DataCursor cursor)
+    public BatchSampler(TokenSource tokens, int context, DataCursor cursor)
     {
         _tokens = tokens;
         _context = context;
-        Windows = (tokens.Length - 1) / context;
+        Windows = (int)Math.Min(int.MaxValue, (tokens.Length - 1) / context);
         if (Windows < 1) throw new ArgumentException($"the data has {tokens.Length} tokens, fewer than one window of {context + 1}");
         Epoch = cursor.Epoch;
         Position = cursor.Position;
@@ -54,9 +54,9 @@ public sealed class BatchSampler
                 _epochState = _random.State;
                 Shuffle();
             }
-            int start = _order[Position++] * _context;
-            Array.Copy(_tokens, start, tokens, b * _context, _context);
-            Array.Copy(_tokens, start + 1, targets, b * _context, _context);
+            long start = (long)_order[Position++] * _context;
+            _tokens.CopyTo(start, tokens.AsSpan(b * _context, _context));
+            _tokens.CopyTo(start + 1, targets.AsSpan(b * _context, _context));
         }
         return (tokens, targets);
     }
@@ -74,19 +74,19 @@ public sealed class BatchSampler
     }
 
     /// <summary>Up to <paramref name="batches"/> batches of consecutive windows in stream order: a fixed held-out set.</summary>
-    public static IEnumerable<(int[] Tokens, int[] Targets)> Sequential(int[] tokens, int context, int sequences, int batches)
+    public static IEnumerable<(int[] Tokens, int[] Targets)> Sequential(TokenSource tokens, int context, int sequences, int batches)
     {
-        int windows = (tokens.Length - 1) / context;
-        int used = Math.Min(batches, windows / sequences);
+        long windows = (tokens.Length - 1) / context;
+        int used = (int)Math.Min(batches, windows / sequences);
         for (int batch = 0; batch < used; batch++)
         {
             var x = new int[sequences * context];
             var y = new int[sequences * context];
             for (int b = 0; b < sequences; b++)
             {
-                int start = (batch * sequences + b) * context;
-                Array.Copy(tokens, start, x, b * context, context);
-                Array.Copy(tokens, start + 1, y, b * context, context);
+                long start = (long)(batch * sequences + b) * context;
+                tokens.CopyTo(start, x.AsSpan(b * context, context));
+                tokens.CopyTo(start + 1, y.AsSpan(b * context, context));
             }
             yield return (x, y);
         }
