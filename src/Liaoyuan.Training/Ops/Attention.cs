@@ -1,4 +1,5 @@
 using System.Buffers;
+using Liaoyuan.Operators.Vectors;
 
 namespace Liaoyuan.Training.Ops;
 
@@ -46,21 +47,11 @@ public static class Attention
             for (int t = 0; t < T; t++)
             {
                 var p = probabilities.AsSpan(pOffset + t * T, T);
-                float max = float.NegativeInfinity;
-                for (int s = 0; s <= t; s++)
-                {
-                    p[s] *= scale;
-                    max = MathF.Max(max, p[s]);
-                }
-                double sum = 0;
-                for (int s = 0; s <= t; s++)
-                {
-                    float e = MathF.Exp(p[s] - max);
-                    p[s] = e;
-                    sum += e;
-                }
-                float inverse = (float)(1.0 / sum);
-                for (int s = 0; s <= t; s++) p[s] *= inverse;
+                var visible = p[..(t + 1)];
+                VectorMath.Scale(visible, scale);
+                float max = VectorMath.Max(visible);
+                double sum = FastMath.ExpShiftedInPlace(visible, max);
+                VectorMath.Scale(visible, (float)(1.0 / sum));
                 p[(t + 1)..].Clear();
             }
             for (int r0 = 0; r0 < T; r0 += Band)
@@ -106,9 +97,10 @@ public static class Attention
                 {
                     var p = probabilities.AsSpan(pOffset + t * T, T);
                     var ds = dScores.AsSpan(t * T, T);
-                    double weighted = 0;
-                    for (int s = 0; s <= t; s++) weighted += p[s] * ds[s];
-                    for (int s = 0; s <= t; s++) ds[s] = p[s] * (ds[s] - (float)weighted) * scale;
+                    var visible = p[..(t + 1)];
+                    var dVisible = ds[..(t + 1)];
+                    float weighted = VectorMath.Dot(visible, dVisible);
+                    FastMath.SoftmaxBackwardInPlace(visible, dVisible, weighted, scale);
                     ds[(t + 1)..].Clear();
                 }
                 // dq = dS·k and dk += dSᵀ·q (the scale is already folded into dS).

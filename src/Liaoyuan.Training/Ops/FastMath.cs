@@ -36,6 +36,20 @@ internal static class FastMath
         return sum;
     }
 
+    /// <summary>dz[i] ← p[i] · (dz[i] − weighted) · scale: the softmax backward once Σ p·dp is known.</summary>
+    public static void SoftmaxBackwardInPlace(ReadOnlySpan<float> p, Span<float> dz, float weighted, float scale)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var w = Vector256.Create(weighted);
+            var s = Vector256.Create(scale);
+            for (; i + 8 <= dz.Length; i += 8)
+                (Vector256.Create(p.Slice(i, 8)) * (Vector256.Create(dz.Slice(i, 8)) - w) * s).CopyTo(dz.Slice(i, 8));
+        }
+        for (; i < dz.Length; i++) dz[i] = p[i] * (dz[i] - weighted) * scale;
+    }
+
     /// <summary>σ(x) = 1 / (1 + e^−x), elementwise.</summary>
     public static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
 }
