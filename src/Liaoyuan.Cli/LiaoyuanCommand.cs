@@ -29,6 +29,7 @@ public static class LiaoyuanCommand
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), BenchCommand.Create(terminal),
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
+                     TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);
@@ -60,7 +61,7 @@ public static class LiaoyuanCommand
 
     private static bool IsUserFacing(Exception e) => e is GgufFormatException or UserInputException
         or ContextOverflowException or ArgumentException or IOException or UnauthorizedAccessException
-        or Engine.Templates.TemplateException or OperationCanceledException;
+        or Engine.Templates.TemplateException or OperationCanceledException or InvalidDataException;
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }

@@ -1,0 +1,57 @@
+using Liaoyuan.Training.Ops;
+
+namespace Liaoyuan.Training.Tests.Ops;
+
+public sealed class GemmTests
+{
+    [Theory]
+    [InlineData(70, 300, 520, false)]
+    [InlineData(3, 7, 5, true)]
+    public void Product_matches_float64_for_plain_and_transposed_A(int m, int n, int k, bool transposedA)
+    {
+        float[] a = GradientCheck.Random(m * k, 1), b = GradientCheck.Random(k * n, 2), c = GradientCheck.Random(m * n, 3);
+        var expected = new double[m * n];
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+        {
+            double sum = c[i * n + j];
+            for (int p = 0; p < k; p++) sum += (double)(transposedA ? a[p * m + i] : a[i * k + p]) * b[p * n + j];
+            expected[i * n + j] = sum;
+        }
+        var product = (float[])c.Clone();
+        Gemm.Multiply(new Compute(2), m, n, k, a, 0, transposedA ? 1 : k, transposedA ? m : 1, b, 0, n, product, 0, n, accumulate: true);
+        GradientCheck.Close("C", product, expected, 1e-5);
+    }
+
+    [Fact]
+    public void Result_is_bit_identical_for_one_and_two_threads()
+    {
+        const int m = 130, n = 290, k = 300;
+        float[] a = GradientCheck.Random(m * k, 4), b = GradientCheck.Random(k * n, 5);
+        float[] one = new float[m * n], two = new float[m * n];
+        Gemm.Multiply(new Compute(1), m, n, k, a, 0, k, 1, b, 0, n, one, 0, n, accumulate: false);
+        Gemm.Multiply(new Compute(2), m, n, k, a, 0, k, 1, b, 0, n, two, 0, n, accumulate: false);
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
+    public void The_512_and_256_bit_kernels_give_bit_identical_products()
+    {
+        const int m = 72, n = 96, k = 300;
+        float[] a = GradientCheck.Random(m * k, 6), b = GradientCheck.Random(k * n, 7);
+        float[] wide = new float[m * n], narrow = new float[m * n];
+        bool saved = Gemm.UseWideKernel;
+        try
+        {
+            Gemm.UseWideKernel = true;
+            Gemm.Multiply(new Compute(1), m, n, k, a, 0, k, 1, b, 0, n, wide, 0, n, accumulate: false);
+            Gemm.UseWideKernel = false;
+            Gemm.Multiply(new Compute(1), m, n, k, a, 0, k, 1, b, 0, n, narrow, 0, n, accumulate: false);
+        }
+        finally
+        {
+            Gemm.UseWideKernel = saved;
+        }
+        Assert.Equal(wide, narrow);
+    }
+}
