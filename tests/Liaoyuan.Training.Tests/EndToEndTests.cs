@@ -21,9 +21,10 @@ public sealed class EndToEndTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void A_model_we_train_and_export_has_the_same_perplexity_in_llama_cpp_as_in_our_engine()
     {
-        string text = string.Concat(Enumerable.Repeat(TestCorpus.Multilingual, 8));
         var tokenizer = TrainingTokenizer.Train(TestCorpus.Multilingual.Split('\n'), 400);
-        var tokens = TextCorpus.Tokenize(tokenizer.Tokenizer, [text]);
+        var tokens = TextCorpus.Tokenize(tokenizer.Tokenizer, [string.Concat(Enumerable.Repeat(TestCorpus.Multilingual, 8))]);
+        // Scored on a shorter stretch: llama.cpp's side decodes one chunk at a time.
+        string text = string.Concat(Enumerable.Repeat(TestCorpus.Multilingual, 3));
         const int ctx = 32;
         var settings = new TrainingSettings
         {

@@ -74,4 +74,15 @@ public sealed class TrainerTests : IDisposable
         var error = Assert.Throws<InvalidDataException>(() => Trainer.Resume(path, Data()));
         Assert.Contains("truncated", error.Message);
     }
+
+    [Fact]
+    public void Resuming_on_shorter_data_than_the_cursor_is_reported()
+    {
+        var trainer = new Trainer(Settings, Data(), threads: 2);
+        for (int i = 0; i < 1; i++) trainer.TrainStep();
+        string path = _dir.File("run.ckpt");
+        trainer.SaveCheckpoint(path);
+        var error = Assert.Throws<InvalidDataException>(() => Trainer.Resume(path, Data()[..40]));
+        Assert.Contains("did the training data change", error.Message);
+    }
 }

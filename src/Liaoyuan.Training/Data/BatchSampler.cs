@@ -27,6 +27,8 @@ public sealed class BatchSampler
         _context = context;
         Windows = (int)Math.Min(int.MaxValue, (tokens.Length - 1) / context);
         if (Windows < 1) throw new ArgumentException($"the data has {tokens.Length} tokens, fewer than one window of {context + 1}");
+        if (cursor.Position < 0 || cursor.Position > Windows)
+            throw new InvalidDataException($"the data cursor (window {cursor.Position}) is past the {Windows} windows of this data; did the training data change since the checkpoint?");
         Epoch = cursor.Epoch;
         Position = cursor.Position;
         _epochState = cursor.ShuffleState;

@@ -43,9 +43,11 @@ public sealed class ExportTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(GgmlType.F32, 1e-4)]
-    [InlineData(GgmlType.F16, 2e-3)]
-    public void Training_forward_matches_our_engine_and_llama_cpp_on_the_exported_file(GgmlType type, double tolerance)
+    [InlineData(GgmlType.F32, 1e-4, 1e-5)]
+    // The training forward keeps fp32 weights while the file has them rounded to F16; between the two inference
+    // engines, F16 dot products (activations rounded to F16 too) agree within the engine's own F16 tolerance.
+    [InlineData(GgmlType.F16, 2e-3, 1e-3)]
+    public void Training_forward_matches_our_engine_and_llama_cpp_on_the_exported_file(GgmlType type, double tolerance, double enginesTolerance)
     {
         var model = Trained();
         string path = _dir.File($"trained-{type}.gguf");
@@ -61,8 +63,12 @@ public sealed class ExportTests(ITestOutputHelper output) : IDisposable
         double engineError = LogitComparison.RelativeError(ours, engine);
 
         using var reference = new LlamaCppReference(path, contextSize: model.Shape.Context);
-        double llamaError = LogitComparison.RelativeError(ours, reference.AllLogits(tokens));
-        output.WriteLine($"{type}: relative error vs engine {engineError:E2}, vs llama.cpp {llamaError:E2}");
+        float[] llama = reference.AllLogits(tokens);
+        double llamaError = LogitComparison.RelativeError(ours, llama);
+        // On the exported file itself (F16 weights included) the two inference engines agree far more closely.
+        double enginesError = LogitComparison.RelativeError(engine, llama);
+        output.WriteLine($"{type}: relative error vs engine {engineError:E2}, vs llama.cpp {llamaError:E2}; engine vs llama.cpp {enginesError:E2}");
+        Assert.True(enginesError < enginesTolerance, $"engine vs llama.cpp on the exported file: relative error {enginesError:E2}");
         Assert.True(engineError < tolerance, $"training forward vs engine: relative error {engineError:E2}");
         Assert.True(llamaError < tolerance, $"training forward vs llama.cpp: relative error {llamaError:E2}");
     }
