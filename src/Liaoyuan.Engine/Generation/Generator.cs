@@ -53,9 +53,7 @@ public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
         session.Evaluate(rest);
 
         var history = new List<int>(prompt);
-        var pending = new List<byte>();
-        var held = new StringBuilder();
-        int maxStop = options.Stop.Count == 0 ? 0 : options.Stop.Max(s => s.Length);
+        var text = new StopTextAssembler(options.Stop);
         for (int produced = 0; ; produced++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -63,28 +61,18 @@ public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
             int token = sampler.Sample(session.LastLogits, history);
             if (tokenizer.IsEndOfGeneration(token)) { LastFinishReason = FinishReason.Stop; break; }
             history.Add(token);
-            pending.AddRange(tokenizer.TokenBytes(token));
-            held.Append(TakeCompleteUtf8(pending));
-
-            string text = held.ToString();
-            int stopAt = FindStop(text, options.Stop);
-            if (stopAt >= 0)
+            string piece = text.Push(tokenizer.TokenBytes(token));
+            yield return new GeneratedPiece(token, piece);
+            if (text.Stopped)
             {
-                yield return new GeneratedPiece(token, text[..stopAt]);
                 LastFinishReason = FinishReason.Stop;
                 yield break;
             }
-            // Hold back a tail that could still grow into a stop string.
-            int keep = maxStop == 0 ? 0 : Math.Min(text.Length, maxStop - 1);
-            while (keep > 0 && !options.Stop.Any(s => s.StartsWith(text[^keep..], StringComparison.Ordinal))) keep--;
-            yield return new GeneratedPiece(token, text[..^keep]);
-            held.Clear().Append(text[^keep..]);
-
             if (session.Position >= session.ContextLength) { LastFinishReason = FinishReason.ContextFull; break; }
             _single[0] = token;
             session.Evaluate(_single);
         }
-        string tail = held.ToString() + (pending.Count > 0 ? Encoding.UTF8.GetString(pending.ToArray()) : "");
+        string tail = text.Flush();
         if (tail.Length > 0) yield return new GeneratedPiece(-1, tail);
     }
 
@@ -105,35 +93,5 @@ public sealed class Generator(InferenceSession session, Tokenizer tokenizer)
         int n = Math.Min(a.Count, b.Count), i = 0;
         while (i < n && a[i] == b[i]) i++;
         return i;
-    }
-
-    private static int FindStop(string text, IReadOnlyList<string> stops)
-    {
-        int best = -1;
-        foreach (string stop in stops)
-        {
-            if (stop.Length == 0) continue;
-            int at = text.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0 && (best < 0 || at < best)) best = at;
-        }
-        return best;
-    }
-
-    /// <summary>Decodes and removes the longest prefix of <paramref name="bytes"/> made of complete UTF-8 characters.</summary>
-    internal static string TakeCompleteUtf8(List<byte> bytes)
-    {
-        int end = bytes.Count;
-        // Walk back over at most 3 continuation bytes to see whether the last character is complete.
-        for (int back = 1; back <= Math.Min(4, bytes.Count); back++)
-        {
-            byte b = bytes[bytes.Count - back];
-            if ((b & 0xC0) == 0x80) continue;
-            int length = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
-            if (length > back) end = bytes.Count - back;
-            break;
-        }
-        string text = Encoding.UTF8.GetString(bytes.GetRange(0, end).ToArray());
-        bytes.RemoveRange(0, end);
-        return text;
     }
 }

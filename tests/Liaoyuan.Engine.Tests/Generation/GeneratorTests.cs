@@ -103,10 +103,10 @@ public sealed class GeneratorTests : IDisposable
     {
         var bytes = new List<byte>(System.Text.Encoding.UTF8.GetBytes("a燎"));
         bytes.RemoveAt(bytes.Count - 1);
-        Assert.Equal("a", Generator.TakeCompleteUtf8(bytes));
+        Assert.Equal("a", StopTextAssembler.TakeCompleteUtf8(bytes));
         Assert.Equal(2, bytes.Count);
         bytes.Add(System.Text.Encoding.UTF8.GetBytes("燎")[2]);
-        Assert.Equal("燎", Generator.TakeCompleteUtf8(bytes));
+        Assert.Equal("燎", StopTextAssembler.TakeCompleteUtf8(bytes));
         Assert.Empty(bytes);
     }
 }

@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace Liaoyuan.Server.Scheduling;
+namespace Liaoyuan.Engine.Generation;
 
 /// <summary>
 /// Turns token bytes into text for streaming: never splits a UTF-8 character, cuts the output at the first stop
 /// string, and holds back a tail that could still grow into a stop string so that no part of one is ever sent.
 /// </summary>
-internal sealed class StopTextAssembler(IReadOnlyList<string> stops)
+public sealed class StopTextAssembler(IReadOnlyList<string> stops)
 {
     private readonly List<byte> _pending = [];
     private readonly StringBuilder _held = new();
@@ -57,7 +57,7 @@ internal sealed class StopTextAssembler(IReadOnlyList<string> stops)
     }
 
     /// <summary>Decodes and removes the longest prefix of <paramref name="bytes"/> made of complete UTF-8 characters.</summary>
-    internal static string TakeCompleteUtf8(List<byte> bytes)
+    public static string TakeCompleteUtf8(List<byte> bytes)
     {
         int end = bytes.Count;
         for (int back = 1; back <= Math.Min(4, bytes.Count); back++)
