@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using LLama;
-using LLama.Common;
-using LLama.Native;
 using Liaoyuan.Engine.Models;
 using Liaoyuan.Operators.Kernels;
 using Liaoyuan.Operators.Tensors;
+using LLama;
+using LLama.Common;
+using LLama.Native;
 
 namespace Liaoyuan.Bench;
 
@@ -28,8 +28,12 @@ public static class SideBySide
         NativeApi.llama_empty_call();
         var parameters = new ModelParams(path)
         {
-            ContextSize = (uint)(promptTokens + genTokens + 1), BatchSize = (uint)promptTokens, UBatchSize = (uint)promptTokens,
-            Threads = threads, BatchThreads = threads, GpuLayerCount = 0,
+            ContextSize = (uint)(promptTokens + genTokens + 1),
+            BatchSize = (uint)promptTokens,
+            UBatchSize = (uint)promptTokens,
+            Threads = threads,
+            BatchThreads = threads,
+            GpuLayerCount = 0,
         };
         using var weights = LLamaWeights.LoadFromFile(parameters);
         using var context = weights.CreateContext(parameters);

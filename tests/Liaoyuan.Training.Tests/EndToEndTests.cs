@@ -29,7 +29,11 @@ public sealed class EndToEndTests(ITestOutputHelper output) : IDisposable
         var settings = new TrainingSettings
         {
             Shape = new LlamaShape { Vocab = tokenizer.VocabSize, Layers = 2, Dim = 32, Heads = 4, KvHeads = 2, FeedForward = 64, Context = ctx },
-            BatchSize = 4, Steps = 40, LearningRate = 5e-3f, WarmupSteps = 4, Seed = 5,
+            BatchSize = 4,
+            Steps = 40,
+            LearningRate = 5e-3f,
+            WarmupSteps = 4,
+            Seed = 5,
         };
         var trainer = new Trainer(settings, tokens, threads: 2);
         while (!trainer.Finished) trainer.TrainStep();

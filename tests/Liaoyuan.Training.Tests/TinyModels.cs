@@ -8,7 +8,13 @@ internal static class TinyModels
     /// <summary>Vocabulary 259 = the byte-level test vocabulary's 256 bytes and 3 special tokens.</summary>
     public static LlamaShape Shape(int context = 16) => new()
     {
-        Vocab = 259, Layers = 2, Dim = 32, Heads = 4, KvHeads = 2, FeedForward = 64, Context = context,
+        Vocab = 259,
+        Layers = 2,
+        Dim = 32,
+        Heads = 4,
+        KvHeads = 2,
+        FeedForward = 64,
+        Context = context,
     };
 
     public static LlamaTrainingModel Create(int seed = 7, int context = 16)

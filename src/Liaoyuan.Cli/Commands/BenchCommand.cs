@@ -61,8 +61,12 @@ internal static class BenchCommand
                 {
                     terminal.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
                     {
-                        ["model"] = result.Model, ["type"] = result.Type, ["test"] = result.Test, ["threads"] = result.Threads,
-                        ["avg_ts"] = Math.Round(result.AvgTs, 3), ["stddev_ts"] = Math.Round(result.StddevTs, 3),
+                        ["model"] = result.Model,
+                        ["type"] = result.Type,
+                        ["test"] = result.Test,
+                        ["threads"] = result.Threads,
+                        ["avg_ts"] = Math.Round(result.AvgTs, 3),
+                        ["stddev_ts"] = Math.Round(result.StddevTs, 3),
                         ["repetitions"] = result.Repetitions,
                     }));
                 }

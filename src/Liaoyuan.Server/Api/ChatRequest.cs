@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Liaoyuan.Server.Structured;
 using Liaoyuan.Engine.Templates;
+using Liaoyuan.Server.Structured;
 
 namespace Liaoyuan.Server.Api;
 

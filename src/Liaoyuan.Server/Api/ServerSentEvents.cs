@@ -1,6 +1,6 @@
 using System.Text;
-using System.Text.Json.Serialization.Metadata;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 
 namespace Liaoyuan.Server.Api;

@@ -83,7 +83,8 @@ public sealed class ModelScheduler : IDisposable
             {
                 _metrics?.Rejected(ModelId);
                 throw new ApiException(429, $"the server is busy: {_waiting.Count} requests are waiting for model '{ModelId}'; try again shortly",
-                    ApiErrorTypes.RateLimit, code: "queue_full") { RetryAfterSeconds = 1 };
+                    ApiErrorTypes.RateLimit, code: "queue_full")
+                { RetryAfterSeconds = 1 };
             }
             foreach (var request in requests)
             {

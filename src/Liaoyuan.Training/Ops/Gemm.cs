@@ -232,13 +232,13 @@ internal static unsafe class Gemm
         compute.ForRanges(rows, 256, (r0, r1) =>
         {
             for (int rb = r0; rb < r1; rb += block)
-            for (int cb = 0; cb < columns; cb += block)
-            {
-                int re = Math.Min(r1, rb + block), ce = Math.Min(columns, cb + block);
-                for (int r = rb; r < re; r++)
-                for (int col = cb; col < ce; col++)
-                    dst[(long)col * rows + r] = src[(long)r * columns + col];
-            }
+                for (int cb = 0; cb < columns; cb += block)
+                {
+                    int re = Math.Min(r1, rb + block), ce = Math.Min(columns, cb + block);
+                    for (int r = rb; r < re; r++)
+                        for (int col = cb; col < ce; col++)
+                            dst[(long)col * rows + r] = src[(long)r * columns + col];
+                }
         });
     }
 }

@@ -12,12 +12,12 @@ public sealed class GemmTests
         float[] a = GradientCheck.Random(m * k, 1), b = GradientCheck.Random(k * n, 2), c = GradientCheck.Random(m * n, 3);
         var expected = new double[m * n];
         for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-        {
-            double sum = c[i * n + j];
-            for (int p = 0; p < k; p++) sum += (double)(transposedA ? a[p * m + i] : a[i * k + p]) * b[p * n + j];
-            expected[i * n + j] = sum;
-        }
+            for (int j = 0; j < n; j++)
+            {
+                double sum = c[i * n + j];
+                for (int p = 0; p < k; p++) sum += (double)(transposedA ? a[p * m + i] : a[i * k + p]) * b[p * n + j];
+                expected[i * n + j] = sum;
+            }
         var product = (float[])c.Clone();
         Gemm.Multiply(new Compute(2), m, n, k, a, 0, transposedA ? 1 : k, transposedA ? m : 1, b, 0, n, product, 0, n, accumulate: true);
         GradientCheck.Close("C", product, expected, 1e-5);

@@ -10,12 +10,12 @@ internal static class ReferenceOps
     {
         var y = new double[rows * outputs];
         for (int r = 0; r < rows; r++)
-        for (int o = 0; o < outputs; o++)
-        {
-            double sum = 0;
-            for (int i = 0; i < inputs; i++) sum += x[r * inputs + i] * w[o * inputs + i];
-            y[r * outputs + o] = sum;
-        }
+            for (int o = 0; o < outputs; o++)
+            {
+                double sum = 0;
+                for (int i = 0; i < inputs; i++) sum += x[r * inputs + i] * w[o * inputs + i];
+                y[r * outputs + o] = sum;
+            }
         return y;
     }
 
@@ -37,15 +37,15 @@ internal static class ReferenceOps
     {
         var y = (double[])x.Clone();
         for (int r = 0; r < rows; r++)
-        for (int h = 0; h < heads; h++)
-        for (int i = 0; i < headDim / 2; i++)
-        {
-            double angle = r % context * Math.Pow(freqBase, -2.0 * i / headDim);
-            int at = r * heads * headDim + h * headDim + 2 * i;
-            double a = x[at], b = x[at + 1];
-            y[at] = a * Math.Cos(angle) - b * Math.Sin(angle);
-            y[at + 1] = a * Math.Sin(angle) + b * Math.Cos(angle);
-        }
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < headDim / 2; i++)
+                {
+                    double angle = r % context * Math.Pow(freqBase, -2.0 * i / headDim);
+                    int at = r * heads * headDim + h * headDim + 2 * i;
+                    double a = x[at], b = x[at + 1];
+                    y[at] = a * Math.Cos(angle) - b * Math.Sin(angle);
+                    y[at + 1] = a * Math.Sin(angle) + b * Math.Cos(angle);
+                }
         return y;
     }
 
@@ -54,27 +54,27 @@ internal static class ReferenceOps
         int qw = heads * headDim, kw = kvHeads * headDim;
         var o = new double[sequences * context * qw];
         for (int b = 0; b < sequences; b++)
-        for (int h = 0; h < heads; h++)
-        {
-            int g = h / (heads / kvHeads);
-            for (int t = 0; t < context; t++)
+            for (int h = 0; h < heads; h++)
             {
-                var scores = new double[t + 1];
-                for (int s = 0; s <= t; s++)
+                int g = h / (heads / kvHeads);
+                for (int t = 0; t < context; t++)
                 {
-                    double dot = 0;
-                    for (int i = 0; i < headDim; i++) dot += q[(b * context + t) * qw + h * headDim + i] * k[(b * context + s) * kw + g * headDim + i];
-                    scores[s] = dot / Math.Sqrt(headDim);
-                }
-                double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
-                for (int s = 0; s <= t; s++)
-                {
-                    double p = Math.Exp(scores[s] - max) / sum;
-                    for (int i = 0; i < headDim; i++)
-                        o[(b * context + t) * qw + h * headDim + i] += p * v[(b * context + s) * kw + g * headDim + i];
+                    var scores = new double[t + 1];
+                    for (int s = 0; s <= t; s++)
+                    {
+                        double dot = 0;
+                        for (int i = 0; i < headDim; i++) dot += q[(b * context + t) * qw + h * headDim + i] * k[(b * context + s) * kw + g * headDim + i];
+                        scores[s] = dot / Math.Sqrt(headDim);
+                    }
+                    double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
+                    for (int s = 0; s <= t; s++)
+                    {
+                        double p = Math.Exp(scores[s] - max) / sum;
+                        for (int i = 0; i < headDim; i++)
+                            o[(b * context + t) * qw + h * headDim + i] += p * v[(b * context + s) * kw + g * headDim + i];
+                    }
                 }
             }
-        }
         return o;
     }
 
