@@ -1,5 +1,4 @@
 using System.Globalization;
-using Liaoyuan.Engine.Evaluation;
 using Liaoyuan.Engine.Gguf;
 using Liaoyuan.Engine.Tokenization;
 using Liaoyuan.TestSupport;
@@ -67,7 +66,12 @@ public sealed class AgainstLlamaCppTests : IDisposable
         double ours = double.Parse(last["perplexity: ".Length..], CultureInfo.InvariantCulture);
 
         using var reference = new LlamaCppReference(model, contextSize: ctx, f32Cache: kvType == "f32");
-        double expected = ReferencePerplexity(reference, model, text, ctx);
+        double expected;
+        using (var gguf = GgufFile.Open(model))
+        {
+            var tokenizer = Tokenizer.FromGguf(gguf);
+            expected = reference.Perplexity(text, ctx, tokenizer.AddBos, tokenizer.BosId);
+        }
         double tolerance = kvType == "f32" ? 1e-5 : 1e-3;
         Assert.True(Math.Abs(ours - expected) / expected < tolerance, $"ours {ours}, llama.cpp {expected}, tolerance {tolerance}");
     }
@@ -87,28 +91,5 @@ public sealed class AgainstLlamaCppTests : IDisposable
         var continuation = reference.Greedy(promptTokens, 32).TakeWhile(t => !tokenizer.IsEndOfGeneration(t));
         string expected = System.Text.Encoding.UTF8.GetString(continuation.SelectMany(tokenizer.TokenBytes).ToArray());
         Assert.Equal(expected + "\n", result.Out);
-    }
-
-    /// <summary>llama-perplexity's algorithm, over llama.cpp's own logits.</summary>
-    private static double ReferencePerplexity(LlamaCppReference reference, string modelPath, string text, int ctx)
-    {
-        using var gguf = GgufFile.Open(modelPath);
-        var tokenizer = Tokenizer.FromGguf(gguf);
-        int[] tokens = reference.Tokenize(text, tokenizer.AddBos);
-        int chunks = tokens.Length / ctx, vocab = reference.VocabSize;
-        double nll = 0;
-        int count = 0;
-        for (int c = 0; c < chunks; c++)
-        {
-            var input = tokens.AsSpan(c * ctx, ctx).ToArray();
-            if (tokenizer.AddBos) input[0] = tokenizer.BosId;
-            float[] logits = reference.AllLogits(input);
-            for (int j = ctx / 2; j < ctx - 1; j++)
-            {
-                nll -= Perplexity.LogSoftmaxAt(logits.AsSpan(j * vocab, vocab), tokens[c * ctx + j + 1]);
-                count++;
-            }
-        }
-        return Math.Exp(nll / count);
     }
 }

@@ -83,6 +83,30 @@ public sealed class LlamaCppReference : IDisposable
         return output.ToArray();
     }
 
+    /// <summary>
+    /// llama-perplexity's algorithm over llama.cpp's own logits: ctx-token chunks, the first token of each replaced by
+    /// BOS when the model adds one, the second half of each chunk scored.
+    /// </summary>
+    public double Perplexity(string text, int ctx, bool addBos, int bosId)
+    {
+        int[] tokens = Tokenize(text, addBos);
+        int chunks = tokens.Length / ctx;
+        double nll = 0;
+        int count = 0;
+        for (int c = 0; c < chunks; c++)
+        {
+            var input = tokens.AsSpan(c * ctx, ctx).ToArray();
+            if (addBos) input[0] = bosId;
+            float[] logits = AllLogits(input);
+            for (int j = ctx / 2; j < ctx - 1; j++)
+            {
+                nll -= Engine.Evaluation.Perplexity.LogSoftmaxAt(logits.AsSpan(j * VocabSize, VocabSize), tokens[c * ctx + j + 1]);
+                count++;
+            }
+        }
+        return Math.Exp(nll / count);
+    }
+
     public void Dispose()
     {
         _context.Dispose();

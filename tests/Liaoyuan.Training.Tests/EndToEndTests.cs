@@ -43,32 +43,10 @@ public sealed class EndToEndTests(ITestOutputHelper output) : IDisposable
         using var model = ModelLoader.Load(path, new CpuKernels(2));
         var ours = Perplexity.Compute(new InferenceSession(model.Model, ctx, GgmlType.F32), model.Tokenizer, text, ctx);
         using var reference = new LlamaCppReference(path, contextSize: ctx);
-        double theirs = ReferencePerplexity(reference, model, text, ctx);
+        double theirs = reference.Perplexity(text, ctx, model.Tokenizer.AddBos, model.Tokenizer.BosId);
         output.WriteLine($"perplexity: ours {ours.Value:F6}, llama.cpp {theirs:F6}, after {trainer.TrainLosses[^1]:F3} training loss");
 
         Assert.True(ours.Value < tokenizer.VocabSize / 4.0, $"training did not lower the perplexity ({ours.Value:F1} for a vocabulary of {tokenizer.VocabSize})");
         Assert.True(Math.Abs(ours.Value - theirs) / theirs < 1e-5, $"ours {ours.Value}, llama.cpp {theirs}");
-    }
-
-    /// <summary>llama-perplexity's algorithm (second half of each ctx-token chunk scored) over llama.cpp's logits.</summary>
-    private static double ReferencePerplexity(LlamaCppReference reference, LoadedModel model, string text, int ctx)
-    {
-        var tokenizer = model.Tokenizer;
-        int[] tokens = reference.Tokenize(text, tokenizer.AddBos);
-        int chunks = tokens.Length / ctx, vocab = reference.VocabSize;
-        double nll = 0;
-        int count = 0;
-        for (int c = 0; c < chunks; c++)
-        {
-            var input = tokens.AsSpan(c * ctx, ctx).ToArray();
-            if (tokenizer.AddBos) input[0] = tokenizer.BosId;
-            float[] logits = reference.AllLogits(input);
-            for (int j = ctx / 2; j < ctx - 1; j++)
-            {
-                nll -= Perplexity.LogSoftmaxAt(logits.AsSpan(j * vocab, vocab), tokens[c * ctx + j + 1]);
-                count++;
-            }
-        }
-        return Math.Exp(nll / count);
     }
 }
