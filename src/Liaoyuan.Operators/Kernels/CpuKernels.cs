@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 using Liaoyuan.Operators.Quantization;
 using Liaoyuan.Operators.Tensors;
@@ -37,15 +38,16 @@ public sealed partial class CpuKernels : IKernels
         work.Weight = weight;
         work.Tokens = tokens;
         bool batch = tokens >= 4 && Avx2TileKernels.IsSupported;
-        work.Mode = !batch ? MatMulWork.Strategy.Dots
-            : weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? MatMulWork.Strategy.QuantizedTiles
-            : weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles // BF16 stays on dots: its 8-bit mantissa turns summation-order noise into rounding flips
+        // BF16 stays on dots: its 8-bit mantissa turns summation-order noise into rounding flips.
+        work.Mode = batch && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? MatMulWork.Strategy.QuantizedTiles
+            : batch && weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles
+            : weight.Type == GgmlType.F16 && Vector256.IsHardwareAccelerated ? MatMulWork.Strategy.HalfDots
             : MatMulWork.Strategy.Dots;
 
         fixed (float* output = y)
         {
             work.Output = output;
-            if (work.Mode == MatMulWork.Strategy.FloatTiles)
+            if (work.Mode is MatMulWork.Strategy.FloatTiles or MatMulWork.Strategy.HalfDots)
             {
                 // Round the activations as llama.cpp converts them for this weight type, but keep them as floats
                 // so the tiles can reuse each widened weight row for several tokens.
@@ -54,7 +56,7 @@ public sealed partial class CpuKernels : IKernels
                 fixed (float* activations = rounded)
                 {
                     work.FloatActivations = activations;
-                    work.RowsPerJob = 16;
+                    work.RowsPerJob = work.Mode == MatMulWork.Strategy.FloatTiles ? 16 : Math.Max(4, rows / (Threads * 8));
                     _pool.Run(work, work.Jobs);
                 }
                 return;

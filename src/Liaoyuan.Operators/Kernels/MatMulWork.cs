@@ -14,6 +14,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
     public enum Strategy
     {
         Dots,
+        HalfDots,
         QuantizedTiles,
         FloatTiles,
     }
@@ -37,6 +38,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
         switch (Mode)
         {
             case Strategy.Dots: Dots(start, end, 0); break;
+            case Strategy.HalfDots: HalfDots(start, end); break;
             case Strategy.QuantizedTiles: QuantizedTiles(start, end); break;
             default: FloatTiles(start, end); break;
         }
@@ -53,6 +55,19 @@ internal sealed unsafe class MatMulWork : IParallelWork
                 var a = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
                 Output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
             }
+        }
+    }
+
+    /// <summary>F16 weights against activations widened once per product instead of once per row.</summary>
+    private void HalfDots(int start, int end)
+    {
+        var w = Weight;
+        int n = w.Columns;
+        for (int r = start; r < end; r++)
+        {
+            var row = new ReadOnlySpan<ushort>(w.Data + (long)r * w.RowBytes, n);
+            for (int t = 0; t < Tokens; t++)
+                Output[(long)t * w.Rows + r] = FloatDotProducts.F16ByWidened(row, new ReadOnlySpan<float>(FloatActivations + (long)t * n, n));
         }
     }
 
