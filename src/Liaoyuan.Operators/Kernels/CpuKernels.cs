@@ -1,5 +1,5 @@
-using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Liaoyuan.Operators.Quantization;
 using Liaoyuan.Operators.Tensors;
 using Liaoyuan.Operators.Threading;
