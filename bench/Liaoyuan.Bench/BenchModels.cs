@@ -48,29 +48,6 @@ public static class BenchModels
         _ => 32000,
     };
 
-    /// <summary>
-    /// A byte-level vocabulary of the given size: the 256 byte symbols, filler tokens that BPE never produces,
-    /// and ChatML specials. Speed depends on the vocabulary's size, not on its contents.
-    /// </summary>
-    public static TestVocabulary Vocabulary(int size)
-    {
-        var symbols = TestVocabulary.ByteSymbols();
-        var tokens = new List<string>(size);
-        var types = new List<int>(size);
-        foreach (char c in symbols) { tokens.Add(c.ToString()); types.Add(1); }
-        while (tokens.Count < size - 3) { tokens.Add($"<filler{tokens.Count}>"); types.Add(4); }
-        int eos = tokens.Count;
-        foreach (string special in new[] { "<|endoftext|>", "<|im_start|>", "<|im_end|>" }) { tokens.Add(special); types.Add(3); }
-        return new TestVocabulary(tokens.Count, w =>
-        {
-            w.Set("tokenizer.ggml.model", "gpt2");
-            w.Set("tokenizer.ggml.pre", "qwen2");
-            w.Set("tokenizer.ggml.tokens", tokens.ToArray());
-            w.Set("tokenizer.ggml.token_type", types.ToArray());
-            w.Set("tokenizer.ggml.merges", Array.Empty<string>());
-            w.Set("tokenizer.ggml.eos_token_id", (uint)eos);
-            w.Set("tokenizer.ggml.bos_token_id", (uint)eos);
-            w.Set("tokenizer.ggml.add_bos_token", false);
-        });
-    }
+    /// <summary>A byte-level vocabulary of the given size (filler tokens pad it out).</summary>
+    public static TestVocabulary Vocabulary(int size) => TestVocabulary.ByteLevel(size: size);
 }

@@ -19,15 +19,18 @@ public sealed class TestVocabulary
 
     /// <summary>
     /// A byte-level BPE vocabulary: the 256 byte symbols in GPT-2's byte-to-unicode mapping, the given merges
-    /// (each "a b" whose concatenation becomes a token) and ChatML special tokens.
+    /// (each "a b" whose concatenation becomes a token) and ChatML special tokens. <paramref name="size"/>, when
+    /// given, pads it with filler tokens that BPE never produces, for benchmarks whose speed depends on the
+    /// vocabulary's size, not its contents.
     /// </summary>
-    public static TestVocabulary ByteLevel(string pre = "qwen2", IReadOnlyList<string>? merges = null)
+    public static TestVocabulary ByteLevel(string pre = "qwen2", IReadOnlyList<string>? merges = null, int size = 0)
     {
         var tokens = new List<string>();
         var types = new List<int>();
         foreach (char c in ByteSymbols()) { tokens.Add(c.ToString()); types.Add(1); }
         merges ??= [];
         foreach (string merge in merges) { tokens.Add(merge.Replace(" ", "")); types.Add(1); }
+        while (tokens.Count < size - 3) { tokens.Add($"<filler{tokens.Count}>"); types.Add(4); }
         int eos = tokens.Count;
         foreach (string special in new[] { "<|endoftext|>", "<|im_start|>", "<|im_end|>" }) { tokens.Add(special); types.Add(3); }
         return new TestVocabulary(tokens.Count, w =>

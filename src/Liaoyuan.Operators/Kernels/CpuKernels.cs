@@ -56,7 +56,7 @@ public sealed partial class CpuKernels : IKernels
                 fixed (float* activations = rounded)
                 {
                     work.FloatActivations = activations;
-                    work.RowsPerJob = work.Mode == MatMulWork.Strategy.FloatTiles ? 16 : Math.Max(4, rows / (Threads * 8));
+                    work.RowsPerJob = work.Mode == MatMulWork.Strategy.FloatTiles ? 16 : DecodeRowsPerJob(rows);
                     _pool.Run(work, work.Jobs);
                 }
                 return;
@@ -70,11 +70,14 @@ public sealed partial class CpuKernels : IKernels
             {
                 work.Activations = activations;
                 work.ActivationRowBytes = activationRowBytes;
-                work.RowsPerJob = batch ? 32 : Math.Max(4, rows / (Threads * 8));
+                work.RowsPerJob = batch ? 32 : DecodeRowsPerJob(rows);
                 _pool.Run(work, work.Jobs);
             }
         }
     }
+
+    /// <summary>Rows per job for one-token products: about eight jobs per thread, so uneven threads still balance.</summary>
+    private int DecodeRowsPerJob(int rows) => Math.Max(4, rows / (Threads * 8));
 
     private static T[] Grow<T>(ref T[] buffer, int length)
     {
