@@ -4,10 +4,11 @@ using Liaoyuan.TestSupport;
 
 // liaoyuan-bench make-model SHAPE TYPE OUT      write a random-weight model in a real shape
 // liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
+// liaoyuan-bench kernels [-t N] [-r R] [-b B] [--types F16,Q8_0]   one matmul per type, best and median times
 // liaoyuan-bench bandwidth                      memory read bandwidth and the decode limit it implies
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | bandwidth");
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth");
     return 2;
 }
 switch (args[0])
@@ -21,6 +22,8 @@ switch (args[0])
         return 0;
     case "compare":
         return SideBySide.Run(args[1..]);
+    case "kernels":
+        return KernelBench.Run(args[1..]);
     case "bandwidth":
         Bandwidth.Report();
         return 0;

@@ -1,25 +1,29 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Liaoyuan.Operators.Quantization;
-using Liaoyuan.Operators.Tensors;
 using Liaoyuan.Operators.Threading;
 
 namespace Liaoyuan.Operators.Kernels;
 
 /// <summary>
-/// Causal attention for one (token, head) pair per job, over the KV cache. With an F16 cache the query and the
-/// attention weights are rounded to F16 as llama.cpp rounds them before its F16 matrix products.
+/// Causal attention for one (token, head) pair per job over float keys and values: the F32 cache itself, or an
+/// F16 cache widened once per call (<see cref="CacheWideningWork"/>) so that no job widens a key again. With an
+/// F16 cache the query and the attention weights are rounded to F16 as llama.cpp rounds them before its F16
+/// matrix products, and the products keep the F16 kernels' summation order, so the results are the same bits.
 /// Scratch lives per thread, so a decode step allocates nothing.
 /// </summary>
 internal sealed unsafe class AttentionWork : IParallelWork
 {
     [ThreadStatic] private static float[]? _scores;
-    [ThreadStatic] private static ushort[]? _query16;
+    [ThreadStatic] private static float[]? _roundedQuery;
 
     public float* Queries;
     public float* Output;
     public int* Positions;
-    public KvCacheLayer Cache = null!;
+    public float* Keys;
+    public float* Values;
+    public int KeyStride;
+    public int ValueStride;
+    public bool HalfPrecision;
     public AttentionShape Shape;
     public int Tokens;
 
@@ -32,32 +36,22 @@ internal sealed unsafe class AttentionWork : IParallelWork
         int visible = Positions[t] + 1;
         int dim = Shape.HeadDim, valueDim = Shape.ValueDim;
         var query = new ReadOnlySpan<float>(Queries + ((long)t * Shape.Heads + h) * dim, dim);
-        var output = new Span<float>(Output + ((long)t * Shape.Heads + h) * valueDim, valueDim);
         float[] scores = _scores is { } s && s.Length >= visible ? s : (_scores = new float[Math.Max(visible, 2 * (_scores?.Length ?? 256))]);
-        bool half = Cache.Type == GgmlType.F16;
+        if (HalfPrecision)
+        {
+            float[] rounded = _roundedQuery is { } q && q.Length >= dim ? q : (_roundedQuery = new float[dim]);
+            for (int i = 0; i < dim; i++) rounded[i] = (float)(Half)query[i];
+            query = rounded.AsSpan(0, dim);
+        }
 
         float max = float.NegativeInfinity;
-        if (half)
+        float* key = Keys + (long)kvHead * dim;
+        for (int j = 0; j < visible; j++, key += KeyStride)
         {
-            ushort[] q16 = _query16 is { } q && q.Length >= dim ? q : (_query16 = new ushort[dim]);
-            for (int i = 0; i < dim; i++) q16[i] = Float16.FromSingle(query[i]);
-            var keys = MemoryMarshal.Cast<Half, ushort>(Cache.Keys16.AsSpan());
-            for (int j = 0; j < visible; j++)
-            {
-                float score = FloatDotProducts.F16(q16.AsSpan(0, dim), keys.Slice(j * Cache.KeyStride + kvHead * dim, dim)) * Shape.Scale;
-                scores[j] = score;
-                if (score > max) max = score;
-            }
-        }
-        else
-        {
-            var keys = Cache.Keys32.AsSpan();
-            for (int j = 0; j < visible; j++)
-            {
-                float score = Vectors.VectorMath.Dot(query, keys.Slice(j * Cache.KeyStride + kvHead * dim, dim)) * Shape.Scale;
-                scores[j] = score;
-                if (score > max) max = score;
-            }
+            var k = new ReadOnlySpan<float>(key, dim);
+            float score = (HalfPrecision ? FloatDotProducts.WidenedF16(query, k) : Vectors.VectorMath.Dot(query, k)) * Shape.Scale;
+            scores[j] = score;
+            if (score > max) max = score;
         }
 
         double sum = 0;
@@ -68,39 +62,69 @@ internal sealed unsafe class AttentionWork : IParallelWork
             sum += e;
         }
         float inverse = (float)(1.0 / sum);
-        output.Clear();
-        if (half)
-        {
-            var values = MemoryMarshal.Cast<Half, ushort>(Cache.Values16.AsSpan());
-            for (int j = 0; j < visible; j++)
-            {
-                float weight = Float16.ToSingle(Float16.FromSingle(scores[j] * inverse));
-                AccumulateHalf(weight, values.Slice(j * Cache.ValueStride + kvHead * valueDim, valueDim), output);
-            }
-        }
-        else
-        {
-            var values = Cache.Values32.AsSpan();
-            for (int j = 0; j < visible; j++)
-                Vectors.VectorMath.Axpy(scores[j] * inverse, values.Slice(j * Cache.ValueStride + kvHead * valueDim, valueDim), output);
-        }
+        for (int j = 0; j < visible; j++)
+            scores[j] = HalfPrecision ? (float)(Half)(scores[j] * inverse) : scores[j] * inverse;
+
+        fixed (float* weights = scores)
+            WeightedSum(weights, visible, Values + (long)kvHead * valueDim, ValueStride, Output + ((long)t * Shape.Heads + h) * valueDim, valueDim);
     }
 
-    /// <summary>output += weight × widen(values).</summary>
-    private static void AccumulateHalf(float weight, ReadOnlySpan<ushort> values, Span<float> output)
+    /// <summary>
+    /// output = Σ_j weights[j] · values[j], one fused multiply-add per key in key order starting from zero (the
+    /// order of an axpy loop), with 32 outputs held in registers while the keys stream past.
+    /// </summary>
+    private static void WeightedSum(float* weights, int count, float* values, int stride, float* output, int dim)
     {
-        int i = 0;
+        int c = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            var w = Vector256.Create(weight);
-            ref ushort source = ref MemoryMarshal.GetReference(values);
-            ref float target = ref MemoryMarshal.GetReference(output);
-            for (; i + 8 <= values.Length; i += 8)
+            for (; c + 32 <= dim; c += 32)
             {
-                var widened = Float16.Widen(FloatRows.LoadWidened(ref source, i));
-                Vector256.FusedMultiplyAdd(w, widened, Vector256.LoadUnsafe(ref target, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* v = values + c;
+                for (int j = 0; j < count; j++, v += stride)
+                {
+                    var w = Vector256.Create(weights[j]);
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v), w, a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 8), w, a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 16), w, a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(v + 24), w, a3);
+                }
+                a0.Store(output + c);
+                a1.Store(output + c + 8);
+                a2.Store(output + c + 16);
+                a3.Store(output + c + 24);
             }
         }
-        for (; i < values.Length; i++) output[i] = MathF.FusedMultiplyAdd(weight, Float16.ToSingle(values[i]), output[i]);
+        for (; c < dim; c++)
+        {
+            float acc = 0;
+            float* v = values + c;
+            for (int j = 0; j < count; j++, v += stride) acc = MathF.FusedMultiplyAdd(*v, weights[j], acc);
+            output[c] = acc;
+        }
     }
+}
+
+/// <summary>Widens the first rows of an F16 cache layer to floats, a block of positions per job.</summary>
+internal sealed unsafe class CacheWideningWork : IParallelWork
+{
+    private const int PositionsPerJob = 64;
+
+    public KvCacheLayer Cache = null!;
+    public float* Keys;
+    public float* Values;
+    public int Positions;
+
+    public int Jobs => (Positions + PositionsPerJob - 1) / PositionsPerJob;
+
+    public void Execute(int job)
+    {
+        int first = job * PositionsPerJob, count = Math.Min(PositionsPerJob, Positions - first);
+        Widen(Cache.Keys16!, first * Cache.KeyStride, count * Cache.KeyStride, Keys);
+        Widen(Cache.Values16!, first * Cache.ValueStride, count * Cache.ValueStride, Values);
+    }
+
+    private static void Widen(Half[] source, int start, int length, float* destination) =>
+        FloatRows.ReadF16(System.Runtime.InteropServices.MemoryMarshal.AsBytes(source.AsSpan(start, length)), new Span<float>(destination + start, length));
 }

@@ -18,6 +18,9 @@ public sealed partial class CpuKernels : IKernels
     private readonly MatMulWork _matMul = new();
     private byte[] _quantizedActivations = [];
     private float[] _floatActivations = [];
+    private sbyte[] _packedQuants = [];
+    private int[] _packedCorrections = [];
+    private float[] _packedScales = [];
 
     public CpuKernels(int threads = 0)
     {
@@ -66,10 +69,27 @@ public sealed partial class CpuKernels : IKernels
             byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
             for (int t = 0; t < tokens; t++)
                 Quantizer.QuantizeActivationRow(dotType, x.Slice(t * columns, columns), quantized.AsSpan(t * activationRowBytes, activationRowBytes));
+            bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0
+                && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1);
+            int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
+            sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32);
+            float[] packedScales = Grow(ref _packedScales, packedTokens * blocks);
+            int[] packedCorrections = Grow(ref _packedCorrections, packedTokens * blocks * 8);
             fixed (byte* activations = quantized)
+            fixed (sbyte* quants = packedQuants)
+            fixed (float* scales = packedScales)
+            fixed (int* corrections = packedCorrections)
             {
+                if (packed)
+                {
+                    int weightOffset = weight.Type == GgmlType.Q8_0 ? 128 : 8;
+                    VnniTileKernels.PackActivations(activations, activationRowBytes, packedTokens, blocks, weightOffset, quants, scales, corrections);
+                }
                 work.Activations = activations;
                 work.ActivationRowBytes = activationRowBytes;
+                work.PackedQuants = packed ? quants : null;
+                work.PackedScales = packed ? scales : null;
+                work.PackedCorrections = packed ? corrections : null;
                 work.RowsPerJob = batch ? 32 : DecodeRowsPerJob(rows);
                 _pool.Run(work, work.Jobs);
             }

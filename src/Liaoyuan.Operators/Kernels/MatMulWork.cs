@@ -25,6 +25,9 @@ internal sealed unsafe class MatMulWork : IParallelWork
     public byte* Activations;
     public int ActivationRowBytes;
     public float* FloatActivations;
+    public sbyte* PackedQuants;
+    public float* PackedScales;
+    public int* PackedCorrections;
     public float* Output;
     public int Tokens;
     public int RowsPerJob;
@@ -37,6 +40,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
         int start = job * RowsPerJob, end = Math.Min(Weight.Rows, start + RowsPerJob);
         switch (Mode)
         {
+            case Strategy.Dots when PackedQuants != null: PackedRows(start, end); break;
             case Strategy.Dots: Dots(start, end, 0); break;
             case Strategy.HalfDots: HalfDots(start, end); break;
             case Strategy.QuantizedTiles: QuantizedTiles(start, end); break;
@@ -56,6 +60,20 @@ internal sealed unsafe class MatMulWork : IParallelWork
                 Output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
             }
         }
+    }
+
+    /// <summary>One token against Q8_0 / Q4_0 rows, four rows per kernel call.</summary>
+    private void PackedRows(int start, int end)
+    {
+        var w = Weight;
+        int blocks = w.Columns / 32, r = start;
+        for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
+        {
+            byte* rows = w.Data + (long)r * w.RowBytes;
+            if (w.Type == GgmlType.Q8_0) VnniTileKernels.Q8_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
+            else VnniTileKernels.Q4_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
+        }
+        if (r < end) Dots(r, end, 0);
     }
 
     /// <summary>F16 weights against activations widened once per product instead of once per row.</summary>
@@ -79,7 +97,20 @@ internal sealed unsafe class MatMulWork : IParallelWork
         {
             byte* a = Activations + (long)t * ActivationRowBytes;
             float* o = Output + (long)t * w.Rows;
-            for (int r = start; r < end; r++)
+            int r = start;
+            if (PackedQuants != null)
+            {
+                sbyte* quants = PackedQuants + (long)t * blocks * 32;
+                float* scales = PackedScales + (long)t * blocks;
+                int* corrections = PackedCorrections + (long)t * blocks * 8;
+                for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
+                {
+                    byte* rows = w.Data + (long)r * w.RowBytes;
+                    if (w.Type == GgmlType.Q8_0) VnniTileKernels.Q8_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
+                    else VnniTileKernels.Q4_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
+                }
+            }
+            for (; r < end; r++)
             {
                 byte* row = w.Data + (long)r * w.RowBytes;
                 if (w.Type == GgmlType.Q8_0) Avx2TileKernels.Q8_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows);
@@ -103,7 +134,9 @@ internal sealed unsafe class MatMulWork : IParallelWork
             {
                 float* a = FloatActivations + (long)t * n;
                 float* o = Output + (long)t * w.Rows;
-                for (int r = 0; r < rows; r++) FloatTileKernels.F32x4(block + (long)r * n, a, n, n, o + start + r, w.Rows);
+                int r = 0;
+                for (; r + 4 <= rows; r += 4) FloatTileKernels.F32x4x4(block + (long)r * n, n, a, n, n, o + start + r, w.Rows);
+                for (; r < rows; r++) FloatTileKernels.F32x4(block + (long)r * n, a, n, n, o + start + r, w.Rows);
             }
             for (int t = grouped; t < Tokens; t++)
             {

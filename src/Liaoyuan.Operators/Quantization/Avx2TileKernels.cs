@@ -86,6 +86,59 @@ internal static unsafe class Avx2TileKernels
 /// <summary>Float tiles for F16/BF16/F32 weights that were widened to float once per row block.</summary>
 internal static unsafe class FloatTileKernels
 {
+    /// <summary>
+    /// Four float weight rows × four float activation rows: sixteen independent accumulators, and each loaded
+    /// vector feeds four FMAs, so the loop is bound by FMA throughput rather than by loads.
+    /// </summary>
+    public static void F32x4x4(float* weights, int weightStride, float* activations, int activationStride, int n, float* output, int outputStride)
+    {
+        float* w0 = weights, w1 = w0 + weightStride, w2 = w1 + weightStride, w3 = w2 + weightStride;
+        float* a0 = activations, a1 = a0 + activationStride, a2 = a1 + activationStride, a3 = a2 + activationStride;
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector256<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            Vector256<float> x0 = Vector256.Load(a0 + i), x1 = Vector256.Load(a1 + i), x2 = Vector256.Load(a2 + i), x3 = Vector256.Load(a3 + i);
+            Vector256<float> w = Vector256.Load(w0 + i);
+            c00 = Vector256.FusedMultiplyAdd(w, x0, c00); c01 = Vector256.FusedMultiplyAdd(w, x1, c01);
+            c02 = Vector256.FusedMultiplyAdd(w, x2, c02); c03 = Vector256.FusedMultiplyAdd(w, x3, c03);
+            w = Vector256.Load(w1 + i);
+            c10 = Vector256.FusedMultiplyAdd(w, x0, c10); c11 = Vector256.FusedMultiplyAdd(w, x1, c11);
+            c12 = Vector256.FusedMultiplyAdd(w, x2, c12); c13 = Vector256.FusedMultiplyAdd(w, x3, c13);
+            w = Vector256.Load(w2 + i);
+            c20 = Vector256.FusedMultiplyAdd(w, x0, c20); c21 = Vector256.FusedMultiplyAdd(w, x1, c21);
+            c22 = Vector256.FusedMultiplyAdd(w, x2, c22); c23 = Vector256.FusedMultiplyAdd(w, x3, c23);
+            w = Vector256.Load(w3 + i);
+            c30 = Vector256.FusedMultiplyAdd(w, x0, c30); c31 = Vector256.FusedMultiplyAdd(w, x1, c31);
+            c32 = Vector256.FusedMultiplyAdd(w, x2, c32); c33 = Vector256.FusedMultiplyAdd(w, x3, c33);
+        }
+        StoreSums(output, outputStride, 0, w0 + i, a0 + i, a1 + i, a2 + i, a3 + i, n - i, c00, c01, c02, c03);
+        StoreSums(output, outputStride, 1, w1 + i, a0 + i, a1 + i, a2 + i, a3 + i, n - i, c10, c11, c12, c13);
+        StoreSums(output, outputStride, 2, w2 + i, a0 + i, a1 + i, a2 + i, a3 + i, n - i, c20, c21, c22, c23);
+        StoreSums(output, outputStride, 3, w3 + i, a0 + i, a1 + i, a2 + i, a3 + i, n - i, c30, c31, c32, c33);
+    }
+
+    /// <summary>Finishes one weight row of a 4×4 tile: lane sums plus the scalar tail of each token.</summary>
+    private static void StoreSums(float* output, int stride, int row, float* wTail, float* a0, float* a1, float* a2, float* a3, int tail,
+        Vector256<float> c0, Vector256<float> c1, Vector256<float> c2, Vector256<float> c3)
+    {
+        float r0 = Vector256.Sum(c0), r1 = Vector256.Sum(c1), r2 = Vector256.Sum(c2), r3 = Vector256.Sum(c3);
+        for (int k = 0; k < tail; k++)
+        {
+            r0 = MathF.FusedMultiplyAdd(wTail[k], a0[k], r0);
+            r1 = MathF.FusedMultiplyAdd(wTail[k], a1[k], r1);
+            r2 = MathF.FusedMultiplyAdd(wTail[k], a2[k], r2);
+            r3 = MathF.FusedMultiplyAdd(wTail[k], a3[k], r3);
+        }
+        output[row] = r0;
+        output[stride + row] = r1;
+        output[2 * stride + row] = r2;
+        output[3 * stride + row] = r3;
+    }
+
     /// <summary>One float weight row × four float activation rows; two accumulators per output hide FMA latency.</summary>
     public static void F32x4(float* weights, float* activations, int activationStride, int n, float* output, int outputStride)
     {
