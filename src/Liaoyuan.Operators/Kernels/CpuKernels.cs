@@ -42,7 +42,8 @@ public sealed partial class CpuKernels : IKernels
         work.Tokens = tokens;
         bool batch = tokens >= 4 && Avx2TileKernels.IsSupported;
         // BF16 stays on dots: its 8-bit mantissa turns summation-order noise into rounding flips.
-        work.Mode = batch && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? MatMulWork.Strategy.QuantizedTiles
+        work.Mode = batch && (weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 || weight.Type == GgmlType.Q5_0 && VnniTileKernels.IsSupported)
+                ? MatMulWork.Strategy.QuantizedTiles
             : batch && weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles
             : weight.Type == GgmlType.F16 && Vector256.IsHardwareAccelerated ? MatMulWork.Strategy.HalfDots
             : MatMulWork.Strategy.Dots;
@@ -56,6 +57,8 @@ public sealed partial class CpuKernels : IKernels
                 // so the tiles can reuse each widened weight row for several tokens.
                 float[] rounded = Grow(ref _floatActivations, tokens * columns);
                 RoundToDotType(weight.Type, x[..(tokens * columns)], rounded);
+                if (work.Mode == MatMulWork.Strategy.HalfDots)
+                    VectorMath.Scale(rounded.AsSpan(0, tokens * columns), FloatDotProducts.HalfBitsScale);
                 fixed (float* activations = rounded)
                 {
                     work.FloatActivations = activations;
@@ -69,7 +72,7 @@ public sealed partial class CpuKernels : IKernels
             byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
             for (int t = 0; t < tokens; t++)
                 Quantizer.QuantizeActivationRow(dotType, x.Slice(t * columns, columns), quantized.AsSpan(t * activationRowBytes, activationRowBytes));
-            bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0
+            bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
                 && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1);
             int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
             sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32);
@@ -82,7 +85,7 @@ public sealed partial class CpuKernels : IKernels
             {
                 if (packed)
                 {
-                    int weightOffset = weight.Type == GgmlType.Q8_0 ? 128 : 8;
+                    int weightOffset = weight.Type == GgmlType.Q8_0 ? 128 : weight.Type == GgmlType.Q4_0 ? 8 : 16;
                     VnniTileKernels.PackActivations(activations, activationRowBytes, packedTokens, blocks, weightOffset, quants, scales, corrections);
                 }
                 work.Activations = activations;

@@ -48,13 +48,15 @@ internal sealed unsafe class MatMulWork : IParallelWork
         }
     }
 
-    private void Dots(int start, int end, int firstToken)
+    private void Dots(int start, int end, int firstToken) => DotsForTokens(start, end, firstToken, Tokens);
+
+    private void DotsForTokens(int start, int end, int firstToken, int endToken)
     {
         var w = Weight;
         for (int r = start; r < end; r++)
         {
             var row = new ReadOnlySpan<byte>(w.Data + (long)r * w.RowBytes, w.RowBytes);
-            for (int t = firstToken; t < Tokens; t++)
+            for (int t = firstToken; t < endToken; t++)
             {
                 var a = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
                 Output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
@@ -62,7 +64,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
         }
     }
 
-    /// <summary>One token against Q8_0 / Q4_0 rows, four rows per kernel call.</summary>
+    /// <summary>One token against Q8_0 / Q4_0 / Q5_0 rows, four rows per kernel call.</summary>
     private void PackedRows(int start, int end)
     {
         var w = Weight;
@@ -71,12 +73,13 @@ internal sealed unsafe class MatMulWork : IParallelWork
         {
             byte* rows = w.Data + (long)r * w.RowBytes;
             if (w.Type == GgmlType.Q8_0) VnniTileKernels.Q8_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
-            else VnniTileKernels.Q4_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
+            else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Q4_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
+            else VnniTileKernels.Q5_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
         }
         if (r < end) Dots(r, end, 0);
     }
 
-    /// <summary>F16 weights against activations widened once per product instead of once per row.</summary>
+    /// <summary>F16 weights against activations widened and scaled once per product (see F16ByScaled).</summary>
     private void HalfDots(int start, int end)
     {
         var w = Weight;
@@ -85,7 +88,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
         {
             var row = new ReadOnlySpan<ushort>(w.Data + (long)r * w.RowBytes, n);
             for (int t = 0; t < Tokens; t++)
-                Output[(long)t * w.Rows + r] = FloatDotProducts.F16ByWidened(row, new ReadOnlySpan<float>(FloatActivations + (long)t * n, n));
+                Output[(long)t * w.Rows + r] = FloatDotProducts.F16ByScaled(row, new ReadOnlySpan<float>(FloatActivations + (long)t * n, n));
         }
     }
 
@@ -107,8 +110,15 @@ internal sealed unsafe class MatMulWork : IParallelWork
                 {
                     byte* rows = w.Data + (long)r * w.RowBytes;
                     if (w.Type == GgmlType.Q8_0) VnniTileKernels.Q8_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
-                    else VnniTileKernels.Q4_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
+                    else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Q4_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
+                    else VnniTileKernels.Q5_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
                 }
+            }
+            if (r < end && w.Type == GgmlType.Q5_0)
+            {
+                // Q5_0 has no 1×4 tile; its leftover rows go through the dots like the leftover tokens.
+                DotsForTokens(r, end, t, t + 4);
+                continue;
             }
             for (; r < end; r++)
             {

@@ -200,6 +200,101 @@ internal static unsafe class VnniTileKernels
         output[3] = SumLanes(c3);
     }
 
+    /// <summary>Q5_0 rows × four packed tokens (five-bit values used unsigned; the −16 lives in the corrections).</summary>
+    public static void Q5_0(byte* weights, int rowBytes, sbyte* quants, float* scales, int* corrections, int blocks, float* output, int outputStride)
+    {
+        Vector256<float> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector256<float> c10 = default, c11 = default, c12 = default, c13 = default;
+        Vector256<float> c20 = default, c21 = default, c22 = default, c23 = default;
+        Vector256<float> c30 = default, c31 = default, c32 = default, c33 = default;
+        long tq = (long)blocks * 32, tc = (long)blocks * 8;
+        for (int b = 0; b < blocks; b++, weights += Q5_0Layout.Bytes, quants += 32, corrections += 8, scales++)
+        {
+            var a0 = Vector256.Load(quants);
+            var a1 = Vector256.Load(quants + tq);
+            var a2 = Vector256.Load(quants + 2 * tq);
+            var a3 = Vector256.Load(quants + 3 * tq);
+            var s0 = Vector256.Create(scales[0]);
+            var s1 = Vector256.Create(scales[blocks]);
+            var s2 = Vector256.Create(scales[2 * blocks]);
+            var s3 = Vector256.Create(scales[3 * blocks]);
+
+            byte* row = weights;
+            var w = FiveBits(row);
+            var d = Vector256.Create(Float16.ToSingle(*(ushort*)row));
+            c00 = Fma.MultiplyAdd(d * s0, Dot(corrections, w, a0), c00);
+            c01 = Fma.MultiplyAdd(d * s1, Dot(corrections + tc, w, a1), c01);
+            c02 = Fma.MultiplyAdd(d * s2, Dot(corrections + 2 * tc, w, a2), c02);
+            c03 = Fma.MultiplyAdd(d * s3, Dot(corrections + 3 * tc, w, a3), c03);
+            row += rowBytes;
+            w = FiveBits(row);
+            d = Vector256.Create(Float16.ToSingle(*(ushort*)row));
+            c10 = Fma.MultiplyAdd(d * s0, Dot(corrections, w, a0), c10);
+            c11 = Fma.MultiplyAdd(d * s1, Dot(corrections + tc, w, a1), c11);
+            c12 = Fma.MultiplyAdd(d * s2, Dot(corrections + 2 * tc, w, a2), c12);
+            c13 = Fma.MultiplyAdd(d * s3, Dot(corrections + 3 * tc, w, a3), c13);
+            row += rowBytes;
+            w = FiveBits(row);
+            d = Vector256.Create(Float16.ToSingle(*(ushort*)row));
+            c20 = Fma.MultiplyAdd(d * s0, Dot(corrections, w, a0), c20);
+            c21 = Fma.MultiplyAdd(d * s1, Dot(corrections + tc, w, a1), c21);
+            c22 = Fma.MultiplyAdd(d * s2, Dot(corrections + 2 * tc, w, a2), c22);
+            c23 = Fma.MultiplyAdd(d * s3, Dot(corrections + 3 * tc, w, a3), c23);
+            row += rowBytes;
+            w = FiveBits(row);
+            d = Vector256.Create(Float16.ToSingle(*(ushort*)row));
+            c30 = Fma.MultiplyAdd(d * s0, Dot(corrections, w, a0), c30);
+            c31 = Fma.MultiplyAdd(d * s1, Dot(corrections + tc, w, a1), c31);
+            c32 = Fma.MultiplyAdd(d * s2, Dot(corrections + 2 * tc, w, a2), c32);
+            c33 = Fma.MultiplyAdd(d * s3, Dot(corrections + 3 * tc, w, a3), c33);
+        }
+        Store(output, outputStride, 0, c00, c01, c02, c03);
+        Store(output, outputStride, 1, c10, c11, c12, c13);
+        Store(output, outputStride, 2, c20, c21, c22, c23);
+        Store(output, outputStride, 3, c30, c31, c32, c33);
+    }
+
+    /// <summary>Four Q5_0 rows × one packed token, for decoding.</summary>
+    public static void Q5_0Rows(byte* weights, int rowBytes, sbyte* quants, float* scales, int* corrections, int blocks, float* output)
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        byte* w0 = weights, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
+        for (int b = 0; b < blocks; b++, quants += 32, corrections += 8, scales++)
+        {
+            var a = Vector256.Load(quants);
+            var s = Vector256.Create(*scales);
+            c0 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w0)) * s, Dot(corrections, FiveBits(w0), a), c0);
+            c1 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w1)) * s, Dot(corrections, FiveBits(w1), a), c1);
+            c2 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w2)) * s, Dot(corrections, FiveBits(w2), a), c2);
+            c3 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w3)) * s, Dot(corrections, FiveBits(w3), a), c3);
+            w0 += Q5_0Layout.Bytes; w1 += Q5_0Layout.Bytes; w2 += Q5_0Layout.Bytes; w3 += Q5_0Layout.Bytes;
+        }
+        output[0] = SumLanes(c0);
+        output[1] = SumLanes(c1);
+        output[2] = SumLanes(c2);
+        output[3] = SumLanes(c3);
+    }
+
+    /// <summary>Q5_0 block quants as unsigned five-bit values q (nibble plus the fifth bit from qh), in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> FiveBits(byte* block)
+    {
+        Vector128<byte> packed = Vector128.Load(block + Q5_0Layout.Quants);
+        Vector128<byte> high = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte();
+        Vector256<byte> nibbles = Vector256.Create(packed, high) & Vector256.Create((byte)0x0F);
+        return nibbles | (BitsToBytes(*(uint*)(block + Q5_0Layout.HighBits)) & Vector256.Create((byte)0x10));
+    }
+
+    /// <summary>32 bits to 32 bytes: 0xFF where the bit is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> BitsToBytes(uint bits)
+    {
+        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(),
+            Vector256.Create(0x0000000000000000ul, 0x0101010101010101ul, 0x0202020202020202ul, 0x0303030303030303ul).AsByte());
+        Vector256<byte> othersSet = spread | Vector256.Create(0x7FBFDFEFF7FBFDFEul).AsByte();
+        return Vector256.Equals(othersSet, Vector256<byte>.AllBitsSet);
+    }
+
     /// <summary>Q4_0 block quants as unsigned nibbles q, elements in order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Nibbles(byte* block)

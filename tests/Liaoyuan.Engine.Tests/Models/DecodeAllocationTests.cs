@@ -40,15 +40,21 @@ public sealed class DecodeAllocationTests(ITestOutputHelper output) : IDisposabl
             token[0] = sampler.Sample(session.LastLogits, session.Tokens);
             session.Evaluate(token);
         }
-        session.TruncateTo(8);
 
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < 64; i++)
+        // Three rounds, keeping the least: a one-off runtime event (a method promoted to the optimising JIT tier
+        // late on a busy machine) can allocate inside one round, while a per-token allocation shows in all three.
+        long allocated = long.MaxValue;
+        for (int round = 0; round < 3; round++)
         {
-            token[0] = sampler.Sample(session.LastLogits, session.Tokens);
-            session.Evaluate(token);
+            session.TruncateTo(8);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 64; i++)
+            {
+                token[0] = sampler.Sample(session.LastLogits, session.Tokens);
+                session.Evaluate(token);
+            }
+            allocated = Math.Min(allocated, GC.GetTotalAllocatedBytes(precise: true) - before);
         }
-        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
         output.WriteLine($"{type}: {allocated} bytes over 64 decoded tokens");
         Assert.True(allocated < Bound, $"{allocated} bytes allocated over 64 tokens (bound {Bound})");
     }

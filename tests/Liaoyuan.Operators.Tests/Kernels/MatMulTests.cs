@@ -15,7 +15,7 @@ public sealed class MatMulTests
     public static TheoryData<GgmlType, int, int> Cases()
     {
         var data = new TheoryData<GgmlType, int, int>();
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0 })
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0 })
         {
             // Row counts that leave 0, 1 and 3 rows after the four-row groups; token counts with and without tails.
             foreach (int rows in new[] { 8, 37, 67 })
@@ -60,6 +60,7 @@ public sealed class MatMulTests
 
     [Theory]
     [InlineData(GgmlType.F16, 37, 9)]
+    [InlineData(GgmlType.F16, 37, 1)]
     [InlineData(GgmlType.F32, 8, 4)]
     [InlineData(GgmlType.BF16, 13, 5)]
     public unsafe void FloatProductsAgreeWithDoublePrecisionSums(GgmlType type, int rows, int tokens)

@@ -27,3 +27,28 @@ public sealed class HalfWidenedDotTests
         Assert.True(Math.Abs(actual - exact) <= 1e-4 * Math.Max(1, Math.Abs(exact)), $"{actual} vs exact {exact}");
     }
 }
+
+public sealed class HalfScaledDotTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(31)]
+    [InlineData(64)]
+    [InlineData(77)]
+    [InlineData(4864)]
+    public void ReadingHalfBitsAgainstScaledActivationsGivesTheSameBitsAsTheHalfDot(int n)
+    {
+        float[] weights = TestRows.Random(n, seed: n), activations = TestRows.Random(n, seed: n + 11, scale: 300f);
+        var w16 = weights.Select(Float16.FromSingle).ToArray();
+        // Every kind of half the weights may hold: subnormals of both signs, signed zeros, the largest finite.
+        ushort[] awkward = [0x0001, 0x8001, 0x03FF, 0x83FF, 0x0000, 0x8000, 0x7BFF, 0xFBFF, 0x0400, 0x8400];
+        for (int i = 0; i < Math.Min(n, awkward.Length); i++) w16[(i * 7) % n] = awkward[i];
+        var a16 = activations.Select(Float16.FromSingle).ToArray();
+        var scaled = a16.Select(h => Float16.ToSingle(h) * FloatDotProducts.HalfBitsScale).ToArray();
+
+        float expected = FloatDotProducts.F16(w16, a16);
+        float actual = FloatDotProducts.F16ByScaled(w16, scaled);
+
+        Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(actual));
+    }
+}
