@@ -42,7 +42,8 @@ public sealed partial class CpuKernels : IKernels
         work.Tokens = tokens;
         bool batch = tokens >= 4 && Avx2TileKernels.IsSupported;
         // BF16 stays on dots: its 8-bit mantissa turns summation-order noise into rounding flips.
-        work.Mode = batch && (weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 || weight.Type == GgmlType.Q5_0 && VnniTileKernels.IsSupported)
+        work.Mode = batch && (weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K
+                              || weight.Type == GgmlType.Q5_0 && VnniTileKernels.IsSupported)
                 ? MatMulWork.Strategy.QuantizedTiles
             : batch && weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles
             : weight.Type == GgmlType.F16 && Vector256.IsHardwareAccelerated ? MatMulWork.Strategy.HalfDots

@@ -123,8 +123,13 @@ internal sealed unsafe class MatMulWork : IParallelWork
             for (; r < end; r++)
             {
                 byte* row = w.Data + (long)r * w.RowBytes;
-                if (w.Type == GgmlType.Q8_0) Avx2TileKernels.Q8_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows);
-                else Avx2TileKernels.Q4_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows);
+                switch (w.Type)
+                {
+                    case GgmlType.Q8_0: Avx2TileKernels.Q8_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows); break;
+                    case GgmlType.Q4_0: Avx2TileKernels.Q4_0x4(row, a, ActivationRowBytes, blocks, o + r, w.Rows); break;
+                    case GgmlType.Q4_K: KQuantTileKernels.Q4_Kx4(row, a, ActivationRowBytes, w.Columns / 256, o + r, w.Rows); break;
+                    default: KQuantTileKernels.Q6_Kx4(row, a, ActivationRowBytes, w.Columns / 256, o + r, w.Rows); break;
+                }
             }
         }
         if (grouped < Tokens) Dots(start, end, grouped);

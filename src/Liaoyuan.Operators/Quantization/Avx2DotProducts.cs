@@ -15,7 +15,7 @@ internal static partial class Avx2DotProducts
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float SumLanes(Vector256<float> v)
+    internal static float SumLanes(Vector256<float> v)
     {
         Vector128<float> r = Sse.Add(v.GetUpper(), v.GetLower());
         r = Sse.Add(r, Sse.MoveHighToLow(r, r));

@@ -154,7 +154,7 @@ internal static partial class Avx2DotProducts
     /// a time instead of byte by byte.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (ulong Scales, ulong Mins) UnpackScales(ref byte packed)
+    internal static (ulong Scales, ulong Mins) UnpackScales(ref byte packed)
     {
         uint w0 = Unsafe.ReadUnaligned<uint>(ref packed);
         uint w1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref packed, 4));
@@ -167,14 +167,14 @@ internal static partial class Avx2DotProducts
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static short ScaleOf(ulong scales, int subBlock) => (short)(byte)(scales >> (8 * subBlock));
+    internal static short ScaleOf(ulong scales, int subBlock) => (short)(byte)(scales >> (8 * subBlock));
 
     /// <summary>
     /// min[k] * (sum of Q8_K quants of sub-block k), paired into four int lanes (k = 2t, 2t + 1):
     /// phaddw of the 16-element sums, then pmaddwd with the mins.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> MinProducts(ulong mins, ref byte groupSums)
+    internal static Vector128<int> MinProducts(ulong mins, ref byte groupSums)
     {
         Vector128<short> sums = Ssse3.HorizontalAdd(
             Vector128.LoadUnsafe(ref Unsafe.As<byte, short>(ref groupSums)),

@@ -15,7 +15,7 @@ public sealed class MatMulTests
     public static TheoryData<GgmlType, int, int> Cases()
     {
         var data = new TheoryData<GgmlType, int, int>();
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0 })
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K })
         {
             // Row counts that leave 0, 1 and 3 rows after the four-row groups; token counts with and without tails.
             foreach (int rows in new[] { 8, 37, 67 })
@@ -29,7 +29,7 @@ public sealed class MatMulTests
     [MemberData(nameof(Cases))]
     public unsafe void QuantizedProductsEqualTheOneTokenDotProducts(GgmlType type, int rows, int tokens)
     {
-        const int columns = 320;
+        const int columns = 512;
         var weights = new byte[GgmlTypeInfo.RowBytes(type, columns) * rows];
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, columns);
         for (int r = 0; r < rows; r++)
