@@ -14,7 +14,7 @@ public sealed record HubEndpoints(Uri HuggingFace, Uri ModelScope)
 {
     public static HubEndpoints FromEnvironment() => new(
         EndpointFrom("https://huggingface.co", "LIAOYUAN_HF_ENDPOINT", "HF_ENDPOINT"),
-        EndpointFrom("https://www.modelscope.cn", "LIAOYUAN_MODELSCOPE_ENDPOINT", "MODELSCOPE_ENDPOINT"));
+        EndpointFrom("https://www.modelscope.cn", "LIAOYUAN_MODELSCOPE_ENDPOINT"));
 
     private static Uri EndpointFrom(string fallback, params string[] variables)
     {

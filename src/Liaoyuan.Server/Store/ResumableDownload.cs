@@ -43,7 +43,7 @@ public sealed class ResumableDownload(HttpClient http, Action<HttpRequestMessage
                 if (await FetchRestAsync(url, file, expectedSize, progress, cancel)) return;
                 throw new IOException("the server ended the response early");
             }
-            catch (Exception e) when (e is IOException or HttpRequestException or TimeoutException && !cancel.IsCancellationRequested)
+            catch (Exception e) when ((e is IOException or HttpRequestException or TimeoutException) && !cancel.IsCancellationRequested)
             {
                 await file.FlushAsync(CancellationToken.None);
                 if (attempt >= Retries)

@@ -139,7 +139,7 @@ public sealed class FakeHub : IDisposable
             await response.Body.WriteAsync(content.AsMemory((int)start, count));
             await response.Body.FlushAsync();
             // Aborting discards what the transport has not sent yet; let the bytes leave before cutting the connection.
-            await Task.Delay(250);
+            await Task.Delay(400);
             context.Abort();
             return;
         }

@@ -14,6 +14,18 @@ public sealed class PullCommandTests(HubFixture fixture) : IDisposable
 
     private static string Sha(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
+    [Theory]
+    [InlineData("pull")]
+    [InlineData("list")]
+    [InlineData("rm")]
+    [InlineData("show")]
+    public void Every_store_command_has_help(string command)
+    {
+        var result = CliRunner.Run(command, "--help");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("--store", result.Out);
+    }
+
     [Fact]
     public void Pull_from_hugging_face_takes_Q4_K_M_by_default_and_list_shows_it()
     {

@@ -55,6 +55,34 @@ public sealed class PullFailureTests(HubFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void A_partial_download_of_a_file_that_changed_on_the_hub_is_started_over_not_resumed()
+    {
+        var (_, q8) = fixture.AddTypicalRepo("changed", "tiny");
+        q8.DropsLeft = 4;
+        q8.DropAfterBytes = 1000;
+        Assert.Equal(LiaoyuanCommand.UsageError, Cli("pull", "hf.co/changed/tiny:Q8_0").ExitCode);
+        q8.Content = fixture.Q4KM;
+        q8.ListedSize = fixture.Q4KM.Length;
+        q8.ListedSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(fixture.Q4KM));
+        int before = RangesFor("/cdn/changed/").Length;
+
+        var result = Cli("pull", "hf.co/changed/tiny:Q8_0");
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal([""], RangesFor("/cdn/changed/")[before..]);
+        Assert.Equal(fixture.Q4KM, File.ReadAllBytes(Path.Combine(StorePath, "hf.co", "changed", "tiny", "Q8_0", "tiny.q8_0.gguf")));
+
+        // Once installed, a new version on the hub is fetched again and replaces the old one.
+        q8.Content = fixture.Q8;
+        q8.ListedSize = fixture.Q8.Length;
+        q8.ListedSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(fixture.Q8));
+        var update = Cli("pull", "hf.co/changed/tiny:Q8_0");
+        Assert.True(update.ExitCode == 0, update.Error);
+        Assert.Contains("pulled hf.co/changed/tiny:Q8_0", update.Out);
+        Assert.Equal(fixture.Q8, File.ReadAllBytes(Path.Combine(StorePath, "hf.co", "changed", "tiny", "Q8_0", "tiny.q8_0.gguf")));
+        Assert.Contains(q8.ListedSha256, Cli("show", "hf.co/changed/tiny").Out);
+    }
+
+    [Fact]
     public void A_sha256_mismatch_is_an_error_and_installs_nothing()
     {
         var (q4, _) = fixture.AddTypicalRepo("badsha", "tiny");
