@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Liaoyuan.Engine.Gguf;
 
@@ -130,7 +131,7 @@ public sealed class ModelStore : IDisposable
     {
         long length = new FileInfo(partial).Length;
         if (file.Size is { } size && length != size)
-            throw Discard(partial, $"{name}: downloaded {length:N0} bytes but the hub lists {size:N0}");
+            throw Discard(partial, string.Create(CultureInfo.InvariantCulture, $"{name}: downloaded {length:N0} bytes but the hub lists {size:N0}"));
         string sha256 = await ResumableDownload.Sha256Async(partial, cancel);
         if (file.Sha256 is { } expected && sha256 != expected)
             throw Discard(partial, $"{name}: SHA-256 mismatch (hub {expected}, downloaded {sha256})");

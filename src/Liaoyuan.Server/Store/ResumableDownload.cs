@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
 
@@ -47,8 +48,11 @@ public sealed class ResumableDownload(HttpClient http, Action<HttpRequestMessage
             {
                 await file.FlushAsync(CancellationToken.None);
                 if (attempt >= Retries)
+                {
+                    string of = expectedSize is { } t ? string.Create(CultureInfo.InvariantCulture, $" of {t:N0}") : "";
                     throw new ModelStoreException(
-                        $"download of {url} interrupted at {file.Length:N0}{(expectedSize is { } t ? $" of {t:N0}" : "")} bytes ({e.Message}); run pull again to resume", e);
+                        string.Create(CultureInfo.InvariantCulture, $"download of {url} interrupted at {file.Length:N0}{of} bytes ({e.Message}); run pull again to resume"), e);
+                }
                 progress.Retrying(attempt + 1, e.Message);
                 await Task.Delay(RetryDelay * (attempt + 1), cancel);
             }
