@@ -30,6 +30,7 @@ public static class LiaoyuanCommand
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), BenchCommand.Create(terminal),
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
                      TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
+                     StoreCommands.Pull(terminal), StoreCommands.List(terminal), StoreCommands.Remove(terminal), StoreCommands.Show(terminal),
                  })
         {
             root.Subcommands.Add(command);
@@ -61,7 +62,8 @@ public static class LiaoyuanCommand
 
     private static bool IsUserFacing(Exception e) => e is GgufFormatException or UserInputException
         or ContextOverflowException or ArgumentException or IOException or UnauthorizedAccessException
-        or Engine.Templates.TemplateException or OperationCanceledException or InvalidDataException;
+        or Engine.Templates.TemplateException or OperationCanceledException or InvalidDataException
+        or Server.Store.ModelStoreException;
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }

@@ -69,7 +69,7 @@ public sealed class LiaoyuanServer : IAsyncDisposable
         app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync);
         app.MapGet("/v1/models", ModelsEndpoint.List);
-        app.MapGet("/v1/models/{id}", ModelsEndpoint.Get);
+        app.MapGet("/v1/models/{**id}", ModelsEndpoint.Get); // store names contain '/'
         app.MapGet("/health", ModelsEndpoint.Health);
         app.MapPrometheusScrapingEndpoint("/metrics");
         return new LiaoyuanServer(app, options);

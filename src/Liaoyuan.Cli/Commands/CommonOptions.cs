@@ -12,13 +12,14 @@ internal sealed class ModelOptions
 {
     public Argument<string?> Model { get; } = new("model")
     {
-        Description = "Path to a GGUF model (default: the embedded demo model)",
+        Description = "A GGUF file or a model-store name such as hf.co/ORG/REPO:Q4_K_M (default: the embedded demo model)",
         Arity = ArgumentArity.ZeroOrOne,
     };
 
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: all cores)" };
     public Option<int> Context { get; } = new("--ctx", "-c") { Description = "Context length in tokens (default: the model's, at most 4096)" };
     public Option<string> KvType { get; } = new("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
+    public Option<string?> Store { get; } = StoreOption.Create();
 
     public void AddTo(Command command)
     {
@@ -26,11 +27,12 @@ internal sealed class ModelOptions
         command.Options.Add(Threads);
         command.Options.Add(Context);
         command.Options.Add(KvType);
+        command.Options.Add(Store);
     }
 
     public LoadedModel Load(ParseResult parse)
     {
-        string path = ModelLocator.Resolve(parse.GetValue(Model));
+        string path = ModelLocator.Resolve(parse.GetValue(Model), parse.GetValue(Store));
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new UserInputException($"--threads must be ≥ 0, got {threads}");
         return ModelLoader.Load(path, new CpuKernels(threads));

@@ -1,25 +1,37 @@
+using Liaoyuan.Server.Store;
+
 namespace Liaoyuan.Cli.Commands;
 
-/// <summary>Finds the model a command should use when the user names none.</summary>
+/// <summary>Finds the model a command should use: a GGUF path, a model-store name, or the demo model when none is named.</summary>
 internal static class ModelLocator
 {
     public const string DefaultModelFile = "liaoyuan-demo.gguf";
 
-    public static string Resolve(string? given)
+    public static string Resolve(string? given, string? storeRoot = null) => ResolveNamed(given, storeRoot).Path;
+
+    /// <summary>
+    /// An existing file path first, then a store name (hf.co/ORG/REPO[:QUANT]); <c>StoreName</c> is the installed
+    /// model's full name when the store supplied the file.
+    /// </summary>
+    public static (string Path, string? StoreName) ResolveNamed(string? given, string? storeRoot = null)
     {
         if (!string.IsNullOrEmpty(given))
         {
-            if (!File.Exists(given)) throw new UserInputException($"{given}: no such model file");
-            return given;
+            if (File.Exists(given)) return (given, null);
+            if (!ModelName.LooksLikeStoreName(given)) throw new UserInputException($"{given}: no such model file");
+            using var store = new ModelStore(ModelStore.ResolveRoot(storeRoot));
+            var model = store.Find(given)
+                ?? throw new UserInputException($"{given}: not a file and not in the model store ({store.Root}); get it with `liaoyuan pull {given}`");
+            return (model.Path, model.Name);
         }
         string? fromEnvironment = Environment.GetEnvironmentVariable("LIAOYUAN_MODEL");
-        if (!string.IsNullOrEmpty(fromEnvironment)) return Resolve(fromEnvironment);
+        if (!string.IsNullOrEmpty(fromEnvironment)) return ResolveNamed(fromEnvironment, storeRoot);
         foreach (string candidate in DefaultCandidates())
         {
-            if (File.Exists(candidate)) return candidate;
+            if (File.Exists(candidate)) return (candidate, null);
         }
         throw new UserInputException(
-            $"no model given and the embedded default model ({DefaultModelFile}) was not found; pass a GGUF path or set LIAOYUAN_MODEL");
+            $"no model given and the embedded default model ({DefaultModelFile}) was not found; pass a GGUF path or a store name, or set LIAOYUAN_MODEL");
     }
 
     private static IEnumerable<string> DefaultCandidates()

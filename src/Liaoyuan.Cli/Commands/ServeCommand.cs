@@ -3,6 +3,7 @@ using System.Globalization;
 using Liaoyuan.Operators.Tensors;
 using Liaoyuan.Server;
 using Liaoyuan.Server.Scheduling;
+using Liaoyuan.Server.Store;
 
 namespace Liaoyuan.Cli.Commands;
 
@@ -11,10 +12,11 @@ internal static class ServeCommand
 {
     public static Command Create(Terminal terminal)
     {
-        var models = new Option<string[]>("--model", "-m") { Description = "A GGUF model to serve, as PATH or NAME=PATH (repeatable; its id is NAME or the file name without .gguf)" };
+        var models = new Option<string[]>("--model", "-m") { Description = "A model to serve, as PATH, STORE-NAME or ID=PATH|STORE-NAME (repeatable; its id is ID, the store name, or the file name without .gguf)" };
+        var store = StoreOption.Create();
         var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one)", DefaultValueFactory = _ => 8080 };
-        var data = new Option<string?>("--data") { Description = "State folder; GGUF files in its models/ subfolder are served too (default: $LIAOYUAN_DATA or ~/.liaoyuan)" };
+        var data = new Option<string?>("--data") { Description = "State folder; GGUF files in its models/ subfolder and the models in the store are served too (default: $LIAOYUAN_DATA or ~/.liaoyuan)" };
         var noAuth = new Option<bool>("--no-auth") { Description = "Serve without API keys" };
         var apiKeys = new Option<string[]>("--api-key") { Description = "An accepted bearer key (repeatable; also $LIAOYUAN_API_KEY)" };
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences decoded together per model", DefaultValueFactory = _ => 4 };
@@ -26,7 +28,7 @@ internal static class ServeCommand
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB", DefaultValueFactory = _ => 8 };
 
         var command = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
-        foreach (var option in new Option[] { models, host, port, data, noAuth, apiKeys, parallel, queue, context, kvType, threads, memory, maxBody })
+        foreach (var option in new Option[] { models, store, host, port, data, noAuth, apiKeys, parallel, queue, context, kvType, threads, memory, maxBody })
             command.Options.Add(option);
         command.SetAction(async (parse, cancel) =>
         {
@@ -38,7 +40,7 @@ internal static class ServeCommand
             if (!open && keys.Count == 0) throw new UserInputException("give --api-key KEY (or set LIAOYUAN_API_KEY), or --no-auth to serve without keys");
             var options = new ServerOptions
             {
-                Models = ModelSources(parse.GetValue(models) ?? [], dataDirectory),
+                Models = ModelSources(parse.GetValue(models) ?? [], dataDirectory, parse.GetValue(store)),
                 Host = parse.GetValue(host)!,
                 Port = Check(parse.GetValue(port), 0, 65535, "--port"),
                 DataDirectory = dataDirectory,
@@ -88,22 +90,21 @@ internal static class ServeCommand
         return command;
     }
 
-    /// <summary>Models named on the command line, then those in DATA/models; the demo model when there are none.</summary>
-    internal static List<ModelSource> ModelSources(IEnumerable<string> given, string dataDirectory)
+    /// <summary>
+    /// Models named on the command line, then those in DATA/models and in the model store (by default the same
+    /// folder: --store, else $LIAOYUAN_STORE, else DATA/models); the demo model when there are none.
+    /// </summary>
+    internal static List<ModelSource> ModelSources(IEnumerable<string> given, string dataDirectory, string? storeRoot = null)
     {
+        storeRoot ??= Environment.GetEnvironmentVariable("LIAOYUAN_STORE") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment : Path.Combine(dataDirectory, "models");
         var sources = new List<ModelSource>();
         foreach (string value in given)
         {
             int equals = value.IndexOf('=');
-            if (File.Exists(value) || equals <= 0)
-            {
-                string path = ModelLocator.Resolve(value);
-                sources.Add(new ModelSource(IdOf(path), path));
-            }
-            else
-            {
-                sources.Add(new ModelSource(value[..equals], ModelLocator.Resolve(value[(equals + 1)..])));
-            }
+            bool aliased = !File.Exists(value) && equals > 0;
+            var (path, storeName) = ModelLocator.ResolveNamed(aliased ? value[(equals + 1)..] : value, storeRoot);
+            sources.Add(new ModelSource(aliased ? value[..equals] : storeName ?? IdOf(path), path));
         }
         string folder = Path.Combine(dataDirectory, "models");
         if (Directory.Exists(folder))
@@ -111,6 +112,13 @@ internal static class ServeCommand
             foreach (string path in Directory.GetFiles(folder, "*.gguf").Order(StringComparer.Ordinal))
             {
                 if (sources.All(s => s.Id != IdOf(path))) sources.Add(new ModelSource(IdOf(path), path));
+            }
+        }
+        using (var installed = new ModelStore(storeRoot))
+        {
+            foreach (var model in installed.List())
+            {
+                if (sources.All(s => s.Id != model.Name && s.Path != model.Path)) sources.Add(new ModelSource(model.Name, model.Path));
             }
         }
         if (sources.Count == 0)
