@@ -19,7 +19,6 @@ public sealed partial class CpuKernels : IKernels
     private byte[] _quantizedActivations = [];
     private float[] _floatActivations = [];
     private sbyte[] _packedQuants = [];
-    private int[] _packedCorrections = [];
     private float[] _packedScales = [];
 
     public CpuKernels(int threads = 0)
@@ -56,12 +55,13 @@ public sealed partial class CpuKernels : IKernels
             {
                 // Round the activations as llama.cpp converts them for this weight type, but keep them as floats
                 // so the tiles can reuse each widened weight row for several tokens.
-                float[] rounded = Grow(ref _floatActivations, tokens * columns);
-                RoundToDotType(weight.Type, x[..(tokens * columns)], rounded);
-                if (work.Mode == MatMulWork.Strategy.HalfDots)
-                    VectorMath.Scale(rounded.AsSpan(0, tokens * columns), FloatDotProducts.HalfBitsScale);
-                fixed (float* activations = rounded)
+                fixed (float* buffer = Grow(ref _floatActivations, tokens * columns + CacheLineFloats))
                 {
+                    float* activations = AlignToCacheLine(buffer);
+                    var rounded = new Span<float>(activations, tokens * columns);
+                    RoundToDotType(weight.Type, x[..(tokens * columns)], rounded);
+                    if (work.Mode == MatMulWork.Strategy.HalfDots)
+                        VectorMath.Scale(rounded, FloatDotProducts.HalfBitsScale);
                     work.FloatActivations = activations;
                     work.RowsPerJob = work.Mode == MatMulWork.Strategy.FloatTiles ? 16 : DecodeRowsPerJob(rows);
                     _pool.Run(work, work.Jobs);
@@ -76,24 +76,19 @@ public sealed partial class CpuKernels : IKernels
             bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
                 && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1);
             int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
-            sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32);
+            // The packed rows are read with 32-byte loads: aligned to cache lines, no load straddles two lines.
+            sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32 + CacheLineBytes);
             float[] packedScales = Grow(ref _packedScales, packedTokens * blocks);
-            int[] packedCorrections = Grow(ref _packedCorrections, packedTokens * blocks * 8);
             fixed (byte* activations = quantized)
-            fixed (sbyte* quants = packedQuants)
+            fixed (sbyte* quantsBuffer = packedQuants)
             fixed (float* scales = packedScales)
-            fixed (int* corrections = packedCorrections)
             {
-                if (packed)
-                {
-                    int weightOffset = weight.Type == GgmlType.Q8_0 ? 128 : weight.Type == GgmlType.Q4_0 ? 8 : 16;
-                    VnniTileKernels.PackActivations(activations, activationRowBytes, packedTokens, blocks, weightOffset, quants, scales, corrections);
-                }
+                sbyte* quants = AlignToCacheLine(quantsBuffer);
+                if (packed) VnniTileKernels.PackActivations(activations, activationRowBytes, packedTokens, blocks, quants, scales);
                 work.Activations = activations;
                 work.ActivationRowBytes = activationRowBytes;
                 work.PackedQuants = packed ? quants : null;
                 work.PackedScales = packed ? scales : null;
-                work.PackedCorrections = packed ? corrections : null;
                 work.RowsPerJob = batch ? 32 : DecodeRowsPerJob(rows);
                 _pool.Run(work, work.Jobs);
             }
@@ -103,11 +98,17 @@ public sealed partial class CpuKernels : IKernels
     /// <summary>Rows per job for one-token products: about eight jobs per thread, so uneven threads still balance.</summary>
     private int DecodeRowsPerJob(int rows) => Math.Max(4, rows / (Threads * 8));
 
+    private const int CacheLineBytes = 64, CacheLineFloats = CacheLineBytes / sizeof(float);
+
+    /// <summary>Grow-only scratch on the pinned heap, so pointers into it may be aligned once and stay valid.</summary>
     private static T[] Grow<T>(ref T[] buffer, int length)
     {
-        if (buffer.Length < length) buffer = new T[length];
+        if (buffer.Length < length) buffer = GC.AllocateUninitializedArray<T>(length, pinned: true);
         return buffer;
     }
+
+    private static unsafe T* AlignToCacheLine<T>(T* pointer) where T : unmanaged =>
+        (T*)(((nint)pointer + CacheLineBytes - 1) & ~(nint)(CacheLineBytes - 1));
 
     private static void RoundToDotType(GgmlType type, ReadOnlySpan<float> x, Span<float> destination)
     {

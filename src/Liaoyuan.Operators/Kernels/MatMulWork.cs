@@ -27,7 +27,6 @@ internal sealed unsafe class MatMulWork : IParallelWork
     public float* FloatActivations;
     public sbyte* PackedQuants;
     public float* PackedScales;
-    public int* PackedCorrections;
     public float* Output;
     public int Tokens;
     public int RowsPerJob;
@@ -72,9 +71,9 @@ internal sealed unsafe class MatMulWork : IParallelWork
         for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
         {
             byte* rows = w.Data + (long)r * w.RowBytes;
-            if (w.Type == GgmlType.Q8_0) VnniTileKernels.Q8_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
-            else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Q4_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
-            else VnniTileKernels.Q5_0Rows(rows, w.RowBytes, PackedQuants, PackedScales, PackedCorrections, blocks, Output + r);
+            if (w.Type == GgmlType.Q8_0) VnniTileKernels.Rows4<Q8_0Blocks>(rows, w.RowBytes, PackedQuants, PackedScales, blocks, Output + r);
+            else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Rows4<Q4_0Blocks>(rows, w.RowBytes, PackedQuants, PackedScales, blocks, Output + r);
+            else VnniTileKernels.Rows4<Q5_0Blocks>(rows, w.RowBytes, PackedQuants, PackedScales, blocks, Output + r);
         }
         if (r < end) Dots(r, end, 0);
     }
@@ -105,13 +104,12 @@ internal sealed unsafe class MatMulWork : IParallelWork
             {
                 sbyte* quants = PackedQuants + (long)t * blocks * 32;
                 float* scales = PackedScales + (long)t * blocks;
-                int* corrections = PackedCorrections + (long)t * blocks * 8;
                 for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
                 {
                     byte* rows = w.Data + (long)r * w.RowBytes;
-                    if (w.Type == GgmlType.Q8_0) VnniTileKernels.Q8_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
-                    else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Q4_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
-                    else VnniTileKernels.Q5_0(rows, w.RowBytes, quants, scales, corrections, blocks, o + r, w.Rows);
+                    if (w.Type == GgmlType.Q8_0) VnniTileKernels.Tile<Q8_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                    else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Tile<Q4_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                    else VnniTileKernels.Tile<Q5_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
                 }
             }
             if (r < end && w.Type == GgmlType.Q5_0)
@@ -139,9 +137,11 @@ internal sealed unsafe class MatMulWork : IParallelWork
     {
         var w = Weight;
         int n = w.Columns, rows = end - start;
-        float[] scratch = _rowScratch is { } s && s.Length >= rows * n ? s : (_rowScratch = new float[rows * n]);
-        fixed (float* block = scratch)
+        // 16 spare floats let the rows start on a cache line, so the tiles' 32-byte loads never straddle two.
+        float[] scratch = _rowScratch is { } s && s.Length >= rows * n + 16 ? s : (_rowScratch = new float[rows * n + 16]);
+        fixed (float* buffer = scratch)
         {
+            float* block = (float*)(((nint)buffer + 63) & ~(nint)63);
             for (int r = 0; r < rows; r++)
                 Quantizer.DequantizeRow(w.Type, new ReadOnlySpan<byte>(w.Data + (long)(start + r) * w.RowBytes, w.RowBytes), new Span<float>(block + (long)r * n, n));
             int grouped = Tokens & ~3;
