@@ -5,9 +5,11 @@ using Liaoyuan.TestSupport;
 // liaoyuan-bench make-model SHAPE TYPE OUT      write a random-weight model in a real shape
 // liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
 // liaoyuan-bench bandwidth                      memory read bandwidth and the decode limit it implies
+// liaoyuan-bench load (MODEL | --url URL --model-id ID) [--clients 1,4,8,16] [--seconds S] [--soak MINUTES]
+//                                               concurrent streaming clients against the HTTP server
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | bandwidth");
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | bandwidth | load (MODEL | --url URL --model-id ID) [options]");
     return 2;
 }
 switch (args[0])
@@ -21,6 +23,8 @@ switch (args[0])
         return 0;
     case "compare":
         return SideBySide.Run(args[1..]);
+    case "load":
+        return await LoadBench.RunAsync(args[1..]);
     case "bandwidth":
         Bandwidth.Report();
         return 0;

@@ -124,7 +124,7 @@ public sealed class SchedulingTests(ModelFixture models)
         Assert.Contains(after.GetProperty("models").EnumerateArray(), m => m.GetProperty("loaded").GetBoolean());
 
         string metrics = await server.Http.GetStringAsync("/metrics");
-        foreach (string name in new[] { "liaoyuan_requests_total", "liaoyuan_completion_tokens_total", "liaoyuan_queue_depth", "liaoyuan_time_to_first_token_seconds", "liaoyuan_decode_rate" })
+        foreach (string name in new[] { "liaoyuan_requests_total", "liaoyuan_completion_tokens_total", "liaoyuan_queue_depth", "liaoyuan_time_to_first_token_seconds", "liaoyuan_decode_rate", "liaoyuan_process_resident_memory_bytes" })
             Assert.Contains(name, metrics);
     }
 }
