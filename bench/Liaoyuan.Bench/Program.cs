@@ -6,9 +6,11 @@ using Liaoyuan.TestSupport;
 // liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
 // liaoyuan-bench kernels [-t N] [-r R] [-b B] [--types F16,Q8_0]   one matmul per type, best and median times
 // liaoyuan-bench bandwidth                      memory read bandwidth and the decode limit it implies
+// liaoyuan-bench load (MODEL | --url URL --model-id ID) [--clients 1,4,8,16] [--seconds S] [--soak MINUTES]
+//                                               concurrent streaming clients against the HTTP server
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth");
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options]");
     return 2;
 }
 switch (args[0])
@@ -24,6 +26,8 @@ switch (args[0])
         return SideBySide.Run(args[1..]);
     case "kernels":
         return KernelBench.Run(args[1..]);
+    case "load":
+        return await LoadBench.RunAsync(args[1..]);
     case "bandwidth":
         Bandwidth.Report();
         return 0;

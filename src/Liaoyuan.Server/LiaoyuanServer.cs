@@ -79,6 +79,12 @@ public sealed class LiaoyuanServer : IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancel = default) => _app.StopAsync(cancel);
 
+    /// <summary>
+    /// Completes when the host shuts down: the host's own SIGTERM / Ctrl+C handling stops it, and a caller waiting
+    /// on anything else would not notice.
+    /// </summary>
+    public Task WaitForShutdownAsync(CancellationToken cancel = default) => _app.WaitForShutdownAsync(cancel);
+
     /// <summary>Runs until the process is asked to stop (Ctrl+C, SIGTERM).</summary>
     public async Task RunAsync(CancellationToken cancel = default)
     {

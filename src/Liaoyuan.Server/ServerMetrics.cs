@@ -30,6 +30,8 @@ public sealed class ServerMetrics : IDisposable
         _tokensPerSecond = _meter.CreateHistogram<double>("liaoyuan.decode_rate", "{token}/s", "Generated tokens per second of each finished sequence, after its first token");
         _meter.CreateObservableGauge("liaoyuan.queue_depth", () => Observe(s => s.Queued), "{request}", "Sequences waiting for a slot");
         _meter.CreateObservableGauge("liaoyuan.active_sequences", () => Observe(s => s.Active), "{sequence}", "Sequences being decoded");
+        // Read by the load bench's soak mode, which watches for growth over a long run.
+        _meter.CreateObservableGauge("liaoyuan.process.resident_memory", ResidentBytes, "By", "Resident memory of the server process");
     }
 
     public void RequestAnswered(string endpoint, int status) =>
@@ -62,6 +64,12 @@ public sealed class ServerMetrics : IDisposable
         {
             return _schedulers.Select(s => s()).Select(s => new Measurement<int>(pick(s), new KeyValuePair<string, object?>("model", s.Model))).ToList();
         }
+    }
+
+    private static long ResidentBytes()
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        return process.WorkingSet64;
     }
 
     public void Dispose() => _meter.Dispose();

@@ -96,6 +96,22 @@ public sealed class SchedulingTests(ModelFixture models)
     }
 
     [Fact]
+    public async Task A_request_with_its_own_context_length_gets_a_kv_cache_of_that_size_and_stops_at_it()
+    {
+        await using var server = await RunningServer.StartAsync(models);
+        string bans = string.Join(",", models.Reference.Tokenizer.EndOfGenerationIds.Select(id => $"\"{id}\":-100"));
+        string body = "{\"model\":\"" + ModelFixture.ModelId + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"context_length\":40,"
+            + "\"temperature\":1,\"seed\":1,\"logit_bias\":{" + bans + "}}";
+        var response = await server.PostJsonAsync("/v1/chat/completions", body);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal(40, json.RootElement.GetProperty("usage").GetProperty("total_tokens").GetInt32());
+        Assert.Equal("length", json.RootElement.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+        // The model is served with 2048 tokens per slot; this request's slot got a cache of 40.
+        Assert.Equal(40, (await server.SchedulerAsync()).SlotContexts.Max());
+    }
+
+    [Fact]
     public async Task Health_and_metrics_report_the_models_and_the_work_done()
     {
         await using var server = await RunningServer.StartAsync(models);
@@ -108,7 +124,7 @@ public sealed class SchedulingTests(ModelFixture models)
         Assert.Contains(after.GetProperty("models").EnumerateArray(), m => m.GetProperty("loaded").GetBoolean());
 
         string metrics = await server.Http.GetStringAsync("/metrics");
-        foreach (string name in new[] { "liaoyuan_requests_total", "liaoyuan_completion_tokens_total", "liaoyuan_queue_depth", "liaoyuan_time_to_first_token_seconds", "liaoyuan_decode_rate" })
+        foreach (string name in new[] { "liaoyuan_requests_total", "liaoyuan_completion_tokens_total", "liaoyuan_queue_depth", "liaoyuan_time_to_first_token_seconds", "liaoyuan_decode_rate", "liaoyuan_process_resident_memory_bytes" })
             Assert.Contains(name, metrics);
     }
 }

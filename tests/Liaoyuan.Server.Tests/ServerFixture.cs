@@ -18,7 +18,7 @@ public sealed class ModelFixture : IDisposable
     public ModelFixture()
     {
         ModelPath = _folder.File("tiny-qwen.gguf");
-        TestModelBuilder.Write(ModelPath, new TestModelShape { Architecture = "qwen2", Context = 512 }, TestVocabularies.Multilingual());
+        TestModelBuilder.Write(ModelPath, new TestModelShape { Architecture = "qwen2", Context = 2048 }, TestVocabularies.Multilingual());
         Reference = ModelLoader.Load(ModelPath);
     }
 

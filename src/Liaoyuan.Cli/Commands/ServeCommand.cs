@@ -78,7 +78,8 @@ internal static class ServeCommand
                 terminal.Out.Flush();
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, cancel);
+                    // The host handles SIGTERM itself and stops; System.CommandLine's token may never fire then.
+                    await server.WaitForShutdownAsync(cancel);
                 }
                 catch (OperationCanceledException)
                 {

@@ -1,6 +1,7 @@
 using Liaoyuan.Engine.Templates;
 using Liaoyuan.Server.Hosting;
 using Liaoyuan.Server.Scheduling;
+using Liaoyuan.Server.Tools;
 using Microsoft.AspNetCore.Http;
 
 namespace Liaoyuan.Server.Api;
@@ -14,14 +15,14 @@ internal static class ChatCompletionsEndpoint
         using (var body = await RequestBodies.ReadJsonObjectAsync(http.Request)) request = ChatRequest.Read(body.RootElement, options);
         using var lease = await registry.AcquireAsync(request.Common.Model, http.RequestAborted);
         var served = lease.Model;
-        var plan = ChatOutputPlan.For(request, served);
+        var plan = ReplyPlan.For(request.Reply, () => served.Vocabulary);
         int[] prompt = RenderPrompt(served, request, plan);
-        int context = served.Scheduler.ContextLength;
         // Cancelled when this handler ends for any reason, so the scheduler drops sequences nobody will read.
         using var abandon = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
         var sequences = Enumerable.Range(0, request.Common.Choices)
             .Select(choice => new SequenceRequest(prompt,
-                request.Common.ForChoice(choice, prompt.Length, context, served.Model.Config.VocabSize, "messages", request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
+                request.Common.ForChoice(choice, prompt.Length, served.Scheduler.ContextLength, served.Model.Config.VocabSize, "messages",
+                    request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
                 abandon.Token))
             .ToList();
         served.Scheduler.Submit(sequences);
@@ -39,30 +40,20 @@ internal static class ChatCompletionsEndpoint
         }
     }
 
-    private static int[] RenderPrompt(ServedModel served, ChatRequest request, ChatOutputPlan plan)
+    private static int[] RenderPrompt(ServedModel served, ChatRequest request, ReplyPlan plan)
     {
-        var tokenizer = served.Model.Tokenizer;
-        string text;
         try
         {
-            text = served.Template.Render(request.Messages, new ChatTemplateOptions
-            {
-                AddGenerationPrompt = true,
-                BosToken = tokenizer.BosId >= 0 ? tokenizer.TokenText(tokenizer.BosId) : "",
-                EosToken = tokenizer.EosId >= 0 ? tokenizer.TokenText(tokenizer.EosId) : "",
-                Tools = plan.OffersTools ? request.Tools : null,
-            });
+            return served.Prompts.Tokenize(request.Messages, plan.OffersTools ? request.Reply.Tools : null);
         }
         catch (TemplateException problem)
         {
             // Templates reject conversations they cannot express (e.g. roles that do not alternate).
             throw ApiException.BadRequest($"The model's chat template rejected the messages: {problem.Message}", "messages", "invalid_messages");
         }
-        // The template writes BOS itself when the model wants one, so no special tokens are added here.
-        return tokenizer.Encode(text, addSpecial: false, parseSpecial: true);
     }
 
-    private static async Task RespondAsync(HttpContext http, ServedModel served, ChatRequest request, ChatOutputPlan plan,
+    private static async Task RespondAsync(HttpContext http, ServedModel served, ChatRequest request, ReplyPlan plan,
         List<SequenceRequest> sequences, int promptTokens, string id, long created)
     {
         var choices = sequences.Select(_ => new ChoiceAccumulator()).ToList();
@@ -70,7 +61,7 @@ internal static class ChatCompletionsEndpoint
         var tokenizer = served.Model.Tokenizer;
         var result = choices.Select((c, index) =>
         {
-            var (content, calls) = plan.Interpret(c.Text, index);
+            var (content, calls) = Collect(plan.NewReader(), c.Text);
             return new ChatChoice(index,
                 new ChatResponseMessage(content) { ToolCalls = calls.Count > 0 ? calls : null },
                 request.Logprobs ? ChoiceAccumulator.ChatLogprobsOf(c.Tokens, tokenizer) : null,
@@ -80,7 +71,31 @@ internal static class ChatCompletionsEndpoint
         await Results.Json(response, ApiJsonContext.Default.ChatCompletionResponse).ExecuteAsync(http);
     }
 
-    private static async Task StreamAsync(HttpContext http, ServedModel served, ChatRequest request, ChatOutputPlan plan,
+    /// <summary>A whole reply as content (null when it only calls tools) and its calls.</summary>
+    private static (string? Content, List<ToolCallDto> Calls) Collect(ReplyReader reader, string text)
+    {
+        var content = new System.Text.StringBuilder();
+        var calls = new List<ToolCallDto>();
+        foreach (var delta in reader.Push(text).Concat(reader.Finish()))
+        {
+            switch (delta)
+            {
+                case ContentDelta c:
+                    content.Append(c.Text);
+                    break;
+                case ToolCallOpened opened:
+                    calls.Add(new ToolCallDto(null, opened.Id, "function", new FunctionCallDto(opened.Name, "")));
+                    break;
+                case ToolCallArguments arguments:
+                    var call = calls[arguments.Index];
+                    calls[arguments.Index] = call with { Function = call.Function with { Arguments = call.Function.Arguments + arguments.Fragment } };
+                    break;
+            }
+        }
+        return (calls.Count > 0 && content.Length == 0 ? null : content.ToString(), calls);
+    }
+
+    private static async Task StreamAsync(HttpContext http, ServedModel served, ChatRequest request, ReplyPlan plan,
         List<SequenceRequest> sequences, int promptTokens, string id, long created)
     {
         var tokenizer = served.Model.Tokenizer;
@@ -90,6 +105,7 @@ internal static class ChatCompletionsEndpoint
 
         await events.StartAsync();
         var choices = sequences.Select(_ => new ChoiceAccumulator()).ToList();
+        var readers = sequences.Select(_ => plan.NewReader()).ToList();
         for (int i = 0; i < choices.Count; i++)
             await events.WriteAsync(Chunk(new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null)), type);
         try
@@ -97,14 +113,24 @@ internal static class ChatCompletionsEndpoint
             await foreach (var (choice, e) in ChoiceStreams.Merge(sequences, http.RequestAborted))
             {
                 choices[choice].Add(e);
-                if (e is SequenceText text && !plan.HoldsTextUntilDone && (text.Text.Length > 0 || text.Logprob is not null))
+                if (e is SequenceText text)
                 {
                     var logprobs = request.Logprobs && text.Logprob is not null ? ChoiceAccumulator.ChatLogprobsOf([text], tokenizer) : null;
-                    await events.WriteAsync(Chunk(new ChatChunkChoice(choice, new ChatDelta(null, text.Text), logprobs, null)), type);
+                    var deltas = readers[choice].Push(text.Text);
+                    // A token that completes no text still carries its logprob in a plain-text reply.
+                    if (deltas.Count == 0 && logprobs is not null && plan.IsText) deltas = [new ContentDelta("")];
+                    foreach (var delta in deltas)
+                    {
+                        await events.WriteAsync(Chunk(new ChatChunkChoice(choice, DeltaOf(delta), delta is ContentDelta ? logprobs : null, null)), type);
+                        if (delta is ContentDelta) logprobs = null;
+                    }
                 }
                 else if (e is SequenceFinished)
                 {
-                    await FinishChoiceAsync(events, plan, choices[choice], choice, request, tokenizer, Chunk);
+                    foreach (var delta in readers[choice].Finish())
+                        await events.WriteAsync(Chunk(new ChatChunkChoice(choice, DeltaOf(delta), null, null)), type);
+                    string reason = readers[choice].Calls > 0 ? "tool_calls" : TokenTexts.FinishReason(choices[choice].Reason);
+                    await events.WriteAsync(Chunk(new ChatChunkChoice(choice, new ChatDelta(null, null), null, reason)), type);
                 }
             }
         }
@@ -118,27 +144,15 @@ internal static class ChatCompletionsEndpoint
         await events.DoneAsync();
     }
 
-    private static async Task FinishChoiceAsync(ServerSentEvents events, ChatOutputPlan plan, ChoiceAccumulator accumulated, int choice,
-        ChatRequest request, Engine.Tokenization.Tokenizer tokenizer, Func<ChatChunkChoice, ChatCompletionChunk> chunk)
+    /// <summary>
+    /// A delta as OpenAI streams it: text as content; a call first as its index, id, type and name with empty
+    /// arguments, then its arguments in fragments under the same index.
+    /// </summary>
+    private static ChatDelta DeltaOf(ReplyDelta delta) => delta switch
     {
-        var type = ApiJsonContext.Default.ChatCompletionChunk;
-        string reason = TokenTexts.FinishReason(accumulated.Reason);
-        if (plan.HoldsTextUntilDone)
-        {
-            var (content, calls) = plan.Interpret(accumulated.Text, choice);
-            var logprobs = request.Logprobs ? ChoiceAccumulator.ChatLogprobsOf(accumulated.Tokens, tokenizer) : null;
-            if (content is not null)
-                await events.WriteAsync(chunk(new ChatChunkChoice(choice, new ChatDelta(null, content), logprobs, null)), type);
-            foreach (var call in calls)
-            {
-                // As OpenAI streams a call: first its id and name with empty arguments, then the arguments.
-                var opening = call with { Function = new FunctionCallDto(call.Function.Name, "") };
-                await events.WriteAsync(chunk(new ChatChunkChoice(choice, new ChatDelta(null, null) { ToolCalls = [opening] }, null, null)), type);
-                var arguments = new ToolCallDto(call.Index, null, null, new FunctionCallDto(null, call.Function.Arguments));
-                await events.WriteAsync(chunk(new ChatChunkChoice(choice, new ChatDelta(null, null) { ToolCalls = [arguments] }, null, null)), type);
-            }
-            if (calls.Count > 0) reason = "tool_calls";
-        }
-        await events.WriteAsync(chunk(new ChatChunkChoice(choice, new ChatDelta(null, null), null, reason)), type);
-    }
+        ContentDelta c => new ChatDelta(null, c.Text),
+        ToolCallOpened opened => new ChatDelta(null, null) { ToolCalls = [new ToolCallDto(opened.Index, opened.Id, "function", new FunctionCallDto(opened.Name, ""))] },
+        ToolCallArguments arguments => new ChatDelta(null, null) { ToolCalls = [new ToolCallDto(arguments.Index, null, null, new FunctionCallDto(null, arguments.Fragment))] },
+        _ => throw new ArgumentOutOfRangeException(nameof(delta)),
+    };
 }

@@ -1,11 +1,9 @@
 using System.Text.Json;
 using Liaoyuan.Engine.Templates;
 using Liaoyuan.Server.Structured;
+using Liaoyuan.Server.Tools;
 
 namespace Liaoyuan.Server.Api;
-
-/// <summary>What <c>tool_choice</c> asks for.</summary>
-internal enum ToolChoiceMode { Auto, None, Required, Function }
 
 /// <summary>A validated <c>/v1/chat/completions</c> request.</summary>
 internal sealed record ChatRequest
@@ -14,16 +12,9 @@ internal sealed record ChatRequest
     public required IReadOnlyList<ChatMessage> Messages { get; init; }
     public bool Logprobs { get; init; }
     public int TopLogprobs { get; init; }
-    public IReadOnlyList<JsonElement>? Tools { get; init; }
-    public ToolChoiceMode ToolChoice { get; init; } = ToolChoiceMode.Auto;
 
-    /// <summary>The function a <c>tool_choice</c> of type function names.</summary>
-    public string? ForcedFunction { get; init; }
-    public bool ParallelToolCalls { get; init; } = true;
-
-    /// <summary>"text", "json_object" or "json_schema".</summary>
-    public string ResponseFormat { get; init; } = "text";
-    public JsonElement? ResponseSchema { get; init; }
+    /// <summary>Tools, tool_choice, parallel_tool_calls and response_format.</summary>
+    public required ReplyFormat Reply { get; init; }
 
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool"];
 
@@ -43,12 +34,15 @@ internal sealed record ChatRequest
             Messages = ReadMessages(root),
             Logprobs = logprobs,
             TopLogprobs = top,
-            Tools = tools,
-            ToolChoice = choice,
-            ForcedFunction = forced,
-            ParallelToolCalls = JsonFields.Bool(root, "parallel_tool_calls") ?? true,
-            ResponseFormat = format,
-            ResponseSchema = schema,
+            Reply = new ReplyFormat
+            {
+                Tools = tools ?? [],
+                ToolChoice = choice,
+                ForcedFunction = forced,
+                ParallelToolCalls = JsonFields.Bool(root, "parallel_tool_calls") ?? true,
+                ResponseFormat = format,
+                ResponseSchema = schema,
+            },
         };
     }
 
@@ -158,12 +152,10 @@ internal sealed record ChatRequest
         if (JsonFields.Optional(choice, "function") is not { ValueKind: JsonValueKind.Object } function)
             throw ApiException.BadRequest("'tool_choice.function' must be an object", "tool_choice.function", "invalid_type");
         string name = JsonFields.RequiredString(function, "name", "tool_choice.function.name");
-        if (tools is null || !tools.Any(t => ToolName(t) == name))
+        if (tools is null || !tools.Any(t => ReplyFormat.ToolName(t) == name))
             throw ApiException.BadRequest($"'tool_choice' names the function '{name}', which is not among 'tools'", "tool_choice", "invalid_value");
         return (ToolChoiceMode.Function, name);
     }
-
-    public static string ToolName(JsonElement tool) => tool.GetProperty("function").GetProperty("name").GetString()!;
 
     private static (string, JsonElement?) ReadResponseFormat(JsonElement root)
     {

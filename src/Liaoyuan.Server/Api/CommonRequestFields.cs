@@ -15,6 +15,12 @@ internal sealed record CommonRequestFields
     /// <summary>Null when the client gave no limit: then the rest of the context is the limit.</summary>
     public int? MaxTokens { get; init; }
     public required SamplingOptions Sampling { get; init; }
+
+    /// <summary>
+    /// The extension field <c>context_length</c>: a smaller context than the model is served with (as Ollama's
+    /// <c>options.num_ctx</c>), for prompt + completion together; the sequence's KV cache is sized to it.
+    /// </summary>
+    public int? ContextLength { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
 
     /// <summary>Token id → value added to its logit (-100 bans a token, 100 all but forces it).</summary>
@@ -64,6 +70,7 @@ internal sealed record CommonRequestFields
             Choices = n,
             MaxTokens = max is { } limit ? (int)Math.Min(limit, int.MaxValue) : null,
             Sampling = sampling,
+            ContextLength = (int?)JsonFields.Integer(root, "context_length", 1, int.MaxValue),
             Stop = JsonFields.StringOrStrings(root, "stop", MaxStopStrings),
             LogitBias = ReadLogitBias(root),
         };
@@ -90,20 +97,31 @@ internal sealed record CommonRequestFields
     public DecodeParameters ForChoice(int choice, int promptTokens, int contextLength, int vocabularySize, string promptParam,
         bool logprobs = false, int topLogprobs = 0, bool scorePrompt = false, ITokenConstraint? constraint = null)
     {
-        if (promptTokens >= contextLength)
+        int context = contextLength;
+        string limit = $"This model's maximum context length is {context} tokens";
+        if (ContextLength is { } requested)
+        {
+            if (requested > contextLength)
+                throw ApiException.BadRequest($"'context_length' is {requested}, but this model is served with a context of {contextLength} tokens",
+                    "context_length", "invalid_value");
+            context = requested;
+            limit = $"The requested context length is {context} tokens";
+        }
+        if (promptTokens >= context)
             throw ApiException.BadRequest(
-                $"This model's maximum context length is {contextLength} tokens, but the prompt has {promptTokens} tokens (at least one more is needed to generate)",
+                $"{limit}, but the prompt has {promptTokens} tokens (at least one more is needed to generate)",
                 promptParam, "context_length_exceeded");
-        if (MaxTokens is { } max && promptTokens + max > contextLength)
+        if (MaxTokens is { } max && promptTokens + max > context)
             throw ApiException.BadRequest(
-                $"This model's maximum context length is {contextLength} tokens. However, you requested {promptTokens + max} tokens ({promptTokens} in the prompt, {max} for the completion). Please reduce the prompt or the completion length.",
+                $"{limit}. However, you requested {promptTokens + max} tokens ({promptTokens} in the prompt, {max} for the completion). Please reduce the prompt or the completion length.",
                 "max_tokens", "context_length_exceeded");
         if (LogitBias?.Keys.FirstOrDefault(token => token >= vocabularySize) is { } outside && outside >= vocabularySize)
             throw ApiException.BadRequest($"'logit_bias' names token {outside}, outside the vocabulary of {vocabularySize}", "logit_bias", "invalid_value");
         return new DecodeParameters
         {
             LogitBias = LogitBias,
-            MaxTokens = MaxTokens ?? contextLength - promptTokens,
+            MaxTokens = MaxTokens ?? context - promptTokens,
+            ContextLength = ContextLength ?? 0,
             Sampling = Sampling with { Seed = Sampling.Seed is { } seed ? unchecked(seed + (ulong)choice) : null },
             Stop = Stop,
             Logprobs = logprobs,

@@ -4,6 +4,7 @@ using Liaoyuan.Operators.Kernels;
 using Liaoyuan.Server.Api;
 using Liaoyuan.Server.Scheduling;
 using Liaoyuan.Server.Structured;
+using Liaoyuan.Server.Tools;
 using Microsoft.Extensions.Logging;
 
 namespace Liaoyuan.Server.Hosting;
@@ -19,7 +20,11 @@ public sealed class ServedModel : IDisposable
         Scheduler = scheduler;
         EstimatedBytes = estimatedBytes;
         _vocabulary = new Lazy<TokenVocabulary>(() => new TokenVocabulary(model.Tokenizer));
+        Prompts = new ChatPromptRenderer(template, model.Tokenizer);
     }
+
+    /// <summary>Renders chat requests, tools included, into prompt tokens.</summary>
+    internal ChatPromptRenderer Prompts { get; }
 
     private readonly Lazy<TokenVocabulary> _vocabulary;
 

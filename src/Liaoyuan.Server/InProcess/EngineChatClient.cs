@@ -2,105 +2,133 @@ using System.Runtime.CompilerServices;
 using Liaoyuan.Engine.Generation;
 using Liaoyuan.Engine.Models;
 using Liaoyuan.Engine.Templates;
+using Liaoyuan.Server.Api;
+using Liaoyuan.Server.Scheduling;
+using Liaoyuan.Server.Structured;
+using Liaoyuan.Server.Tools;
 using AI = Microsoft.Extensions.AI;
 
 namespace Liaoyuan.Server.InProcess;
 
 /// <summary>
 /// Microsoft.Extensions.AI's <see cref="AI.IChatClient"/> straight over the engine, without HTTP: the model's chat
-/// template, sampling options, streaming and token usage. One conversation is generated at a time; the session's
-/// KV cache is reused when a conversation grows turn by turn. Tool calling is served over HTTP for now.
+/// template, sampling options, streaming, token usage, tools (<see cref="AI.ChatOptions.Tools"/> and
+/// <see cref="AI.ChatOptions.ToolMode"/>, forced calls decoded under a grammar so they always parse) and JSON
+/// response formats. Requests run on the same scheduler as the HTTP server: <paramref name="slots"/> conversations
+/// are decoded together and a conversation growing turn by turn reuses its cached prefix.
 /// </summary>
 public sealed class EngineChatClient : AI.IChatClient
 {
+    /// <summary>Tokens generated when <see cref="AI.ChatOptions.MaxOutputTokens"/> is not set.</summary>
+    public const int DefaultMaxOutputTokens = 256;
+
     private readonly LoadedModel _model;
     private readonly bool _ownsModel;
-    private readonly InferenceSession _session;
-    private readonly ChatTemplate _template;
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ModelScheduler _scheduler;
+    private readonly ChatPromptRenderer _prompts;
+    private readonly Lazy<TokenVocabulary> _vocabulary;
+    private int _disposed;
 
-    public EngineChatClient(LoadedModel model, int contextLength = 0, bool ownsModel = false)
+    /// <param name="contextLength">Tokens per conversation; 0 takes the model's context, at most 4096.</param>
+    /// <param name="slots">Conversations decoded at once; each holds a KV cache of <paramref name="contextLength"/>.</param>
+    public EngineChatClient(LoadedModel model, int contextLength = 0, bool ownsModel = false, int slots = 1)
     {
         _model = model;
         _ownsModel = ownsModel;
-        _session = new InferenceSession(model.Model, contextLength);
-        _template = ChatTemplate.FromModelOrFallback(model.Tokenizer.ChatTemplate, _ => { });
-        Metadata = new AI.ChatClientMetadata("liaoyuan", null, Path.GetFileNameWithoutExtension(model.File.Path));
+        string id = Path.GetFileNameWithoutExtension(model.File.Path);
+        _prompts = new ChatPromptRenderer(ChatTemplate.FromModelOrFallback(model.Tokenizer.ChatTemplate, _ => { }), model.Tokenizer);
+        _vocabulary = new Lazy<TokenVocabulary>(() => new TokenVocabulary(model.Tokenizer));
+        // In process, callers wait for a slot rather than being refused.
+        _scheduler = new ModelScheduler(id, model, new SchedulerOptions { Slots = slots, ContextLength = contextLength, QueueCapacity = 1 << 20 });
+        Metadata = new AI.ChatClientMetadata("liaoyuan", null, id);
     }
 
     public AI.ChatClientMetadata Metadata { get; }
 
     public async Task<AI.ChatResponse> GetResponseAsync(IEnumerable<AI.ChatMessage> messages, AI.ChatOptions? options = null,
-        CancellationToken cancellationToken = default)
-    {
-        var text = new System.Text.StringBuilder();
-        AI.UsageDetails? usage = null;
-        AI.ChatFinishReason? finish = null;
-        await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken))
-        {
-            text.Append(update.Text);
-            finish = update.FinishReason ?? finish;
-            foreach (var content in update.Contents.OfType<AI.UsageContent>()) usage = content.Details;
-        }
-        return new AI.ChatResponse(new AI.ChatMessage(AI.ChatRole.Assistant, text.ToString()))
-        {
-            ModelId = Metadata.DefaultModelId,
-            FinishReason = finish,
-            Usage = usage,
-        };
-    }
+        CancellationToken cancellationToken = default) =>
+        await AI.ChatResponseExtensions.ToChatResponseAsync(GetStreamingResponseAsync(messages, options, cancellationToken), cancellationToken);
 
     public async IAsyncEnumerable<AI.ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AI.ChatMessage> messages,
         AI.ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (options?.Tools is { Count: > 0 }) throw new NotSupportedException("tool calling runs through `liaoyuan serve` for now; this client does not take tools");
-        var conversation = messages.Select(m => new ChatMessage(m.Role.Value, m.Text)).ToList();
-        var prompt = ChatPrompt.Tokenize(_template, _model.Tokenizer, conversation);
-        var generation = new GenerationOptions
-        {
-            MaxTokens = options?.MaxOutputTokens ?? 256,
-            Stop = options?.StopSequences?.ToArray() ?? [],
-            Sampling = new SamplingOptions
-            {
-                Temperature = options?.Temperature ?? 0.8f,
-                TopP = options?.TopP ?? 0.95f,
-                TopK = options?.TopK ?? 40,
-                PresencePenalty = options?.PresencePenalty ?? 0,
-                FrequencyPenalty = options?.FrequencyPenalty ?? 0,
-                Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
-            },
-        };
-        string? problem = generation.Sampling.Validate();
-        if (problem is not null) throw new ArgumentException(problem);
-
-        await _gate.WaitAsync(cancellationToken);
+        var format = InProcessRequests.ReplyFormatOf(options);
+        ReplyPlan plan;
         try
         {
-            var generator = new Generator(_session, _model.Tokenizer);
-            string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
-            int produced = 0;
-            // The engine is synchronous; each piece is yielded as soon as it is decoded.
-            foreach (var piece in generator.Stream(prompt, generation, cancellationToken))
+            plan = ReplyPlan.For(format, () => _vocabulary.Value);
+        }
+        catch (ApiException refused)
+        {
+            throw new ArgumentException(refused.Message, nameof(options));
+        }
+        int[] prompt = _prompts.Tokenize(InProcessRequests.Conversation(messages), plan.OffersTools ? format.Tools : null);
+        int context = _scheduler.ContextLength;
+        if (prompt.Length >= context) throw new ContextOverflowException(prompt.Length + 1, context);
+        var sampling = new SamplingOptions
+        {
+            Temperature = options?.Temperature ?? 0.8f,
+            TopP = options?.TopP ?? 0.95f,
+            TopK = options?.TopK ?? 40,
+            PresencePenalty = options?.PresencePenalty ?? 0,
+            FrequencyPenalty = options?.FrequencyPenalty ?? 0,
+            Seed = options?.Seed is long seed ? unchecked((ulong)seed) : null,
+        };
+        if (sampling.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
+        var parameters = new DecodeParameters
+        {
+            MaxTokens = Math.Min(options?.MaxOutputTokens ?? DefaultMaxOutputTokens, context - prompt.Length),
+            Sampling = sampling,
+            Stop = options?.StopSequences?.ToArray() ?? [],
+            Constraint = plan.Constraint,
+        };
+        if (parameters.MaxTokens <= 0) throw new ArgumentException($"MaxOutputTokens must be at least 1, got {parameters.MaxTokens}", nameof(options));
+
+        // Cancelled however the caller stops reading, so the scheduler frees the slot.
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var request = new SequenceRequest(prompt, parameters, abandon.Token);
+        _scheduler.Submit([request]);
+        string id = TokenTexts.NewId("chatcmpl-");
+        var reader = plan.NewReader();
+        var calls = new InProcessCalls();
+        try
+        {
+            await foreach (var e in request.Output.ReadAllAsync(cancellationToken))
             {
-                if (piece.Token >= 0) produced++;
-                if (piece.Text.Length == 0) continue;
-                yield return new AI.ChatResponseUpdate(AI.ChatRole.Assistant, piece.Text) { ResponseId = id, ModelId = Metadata.DefaultModelId };
-                await Task.Yield();
+                var deltas = e switch
+                {
+                    SequenceText text => reader.Push(text.Text),
+                    SequenceFinished => reader.Finish(),
+                    _ => [],
+                };
+                foreach (var delta in deltas)
+                {
+                    if (delta is ContentDelta content) yield return Update(id, [new AI.TextContent(content.Text)]);
+                    else calls.Add(delta);
+                }
+                if (e is not SequenceFinished finished) continue;
+                // Microsoft.Extensions.AI hands on whole calls; they are complete once the reply is.
+                if (calls.Count > 0) yield return Update(id, calls.Contents());
+                var usage = new AI.UsageDetails
+                {
+                    InputTokenCount = finished.PromptTokens,
+                    OutputTokenCount = finished.CompletionTokens,
+                    TotalTokenCount = finished.PromptTokens + finished.CompletionTokens,
+                };
+                var update = Update(id, [new AI.UsageContent(usage)]);
+                update.FinishReason = calls.Count > 0 ? AI.ChatFinishReason.ToolCalls
+                    : finished.Reason == FinishReason.Stop ? AI.ChatFinishReason.Stop : AI.ChatFinishReason.Length;
+                yield return update;
             }
-            var finish = generator.LastFinishReason == FinishReason.Stop ? AI.ChatFinishReason.Stop : AI.ChatFinishReason.Length;
-            var usage = new AI.UsageDetails { InputTokenCount = prompt.Length, OutputTokenCount = produced, TotalTokenCount = prompt.Length + produced };
-            yield return new AI.ChatResponseUpdate(AI.ChatRole.Assistant, [new AI.UsageContent(usage)])
-            {
-                ResponseId = id,
-                ModelId = Metadata.DefaultModelId,
-                FinishReason = finish,
-            };
         }
         finally
         {
-            _gate.Release();
+            await abandon.CancelAsync();
         }
     }
+
+    private AI.ChatResponseUpdate Update(string id, IList<AI.AIContent> contents) =>
+        new(AI.ChatRole.Assistant, contents) { ResponseId = id, MessageId = id, ModelId = Metadata.DefaultModelId };
 
     public object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is not null ? null
@@ -108,9 +136,12 @@ public sealed class EngineChatClient : AI.IChatClient
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 
+    /// <summary>Stops the scheduler (and unloads the model if this client owns it); later calls do nothing, as
+    /// pipelines such as FunctionInvokingChatClient dispose the client they wrap.</summary>
     public void Dispose()
     {
-        _gate.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        _scheduler.Dispose();
         if (_ownsModel) _model.Dispose();
     }
 }

@@ -41,6 +41,9 @@ internal sealed class ActiveSequence
     }
 
     public SequenceRequest Request { get; }
+
+    /// <summary>The request's own context when it asked for one, else the session's.</summary>
+    private int ContextLimit => Request.Parameters.ContextLength is > 0 and var own ? Math.Min(own, Session.ContextLength) : Session.ContextLength;
     public int Slot { get; }
     public InferenceSession Session { get; }
     public int ReusedTokens => Request.Parameters.ScorePrompt ? 0 : _prefilled;
@@ -118,7 +121,7 @@ internal sealed class ActiveSequence
         Emit(new SequenceText(token, _text.Push(bytes), logprob));
         if (_text.Stopped || _constraint?.IsComplete == true) { Finish(FinishReason.Stop); return; }
         if (_generated.Count >= parameters.MaxTokens) { Finish(FinishReason.Length); return; }
-        if (Session.Position >= Session.ContextLength) { Finish(FinishReason.ContextFull); return; }
+        if (Session.Position >= ContextLimit) { Finish(FinishReason.ContextFull); return; }
         NextToken = token;
     }
 

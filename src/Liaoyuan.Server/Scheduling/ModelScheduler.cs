@@ -7,7 +7,7 @@ namespace Liaoyuan.Server.Scheduling;
 
 public sealed record SchedulerOptions
 {
-    /// <summary>Sequences decoded together (each one holds a KV cache of <see cref="ContextLength"/>).</summary>
+    /// <summary>Sequences decoded together (each one holds a KV cache of <see cref="ContextLength"/> at most).</summary>
     public int Slots { get; init; } = 4;
 
     /// <summary>Sequences that may wait for a slot; beyond that requests are refused with 429.</summary>
@@ -45,6 +45,7 @@ public sealed class ModelScheduler : IDisposable
     private int _activeCount;
     private long _reusedPromptTokens;
     private long _abandoned;
+    private int _disposed;
 
     public ModelScheduler(string modelId, LoadedModel model, SchedulerOptions options, IDecodeStepExecutor? executor = null, ServerMetrics? metrics = null)
     {
@@ -66,6 +67,9 @@ public sealed class ModelScheduler : IDisposable
     public int ContextLength => _pool.ContextLength;
     public int Queued { get { lock (_waiting) return _waiting.Count; } }
     public int Active => Volatile.Read(ref _activeCount);
+
+    /// <summary>The context of each slot's KV cache (0 for a slot never used); a snapshot that may be out of date.</summary>
+    internal int[] SlotContexts => _pool.SessionContexts();
 
     /// <summary>Prompt tokens that came from a cached prefix instead of being evaluated, since start.</summary>
     public long ReusedPromptTokens => Interlocked.Read(ref _reusedPromptTokens);
@@ -189,7 +193,7 @@ public sealed class ModelScheduler : IDisposable
                 request.Events.Writer.TryComplete(new OperationCanceledException(request.Cancel));
                 continue;
             }
-            var (slot, reusable) = _pool.Acquire(request.Prompt);
+            var (slot, reusable) = _pool.Acquire(request.Prompt, request.Parameters.ContextLength);
             var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer);
             Interlocked.Add(ref _reusedPromptTokens, sequence.ReusedTokens);
             _active.Add(sequence);
@@ -233,6 +237,7 @@ public sealed class ModelScheduler : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _metrics?.Untrack(_gauges);
         _stop.Cancel();
         _worker.Join();

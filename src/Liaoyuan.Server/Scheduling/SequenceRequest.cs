@@ -11,6 +11,10 @@ public sealed record DecodeParameters
     public required SamplingOptions Sampling { get; init; }
     public IReadOnlyList<string> Stop { get; init; } = [];
 
+    /// <summary>Tokens the sequence may hold, prompt included; 0 means the scheduler's context. The sequence gets a
+    /// KV cache of this size, so small requests take less memory.</summary>
+    public int ContextLength { get; init; }
+
     /// <summary>Report each generated token's log-probability.</summary>
     public bool Logprobs { get; init; }
 

@@ -39,18 +39,25 @@ internal sealed class JsonSchemaGrammar
         return new Grammar(compiler._rules, root);
     }
 
-    /// <summary>A grammar for one call: <c>{"name":"f","arguments":{...}}</c>, for any of the given functions.</summary>
-    public static Grammar CompileToolCall(IReadOnlyList<(string Name, JsonElement? Parameters)> tools)
+    /// <summary>
+    /// A grammar for a call, <c>{"name":"f","arguments":{...}}</c>, to any of the given functions; with
+    /// <paramref name="several"/>, one or more such calls, each on its own line.
+    /// </summary>
+    public static Grammar CompileToolCalls(IReadOnlyList<(string Name, JsonElement? Parameters)> tools, bool several)
     {
         var compiler = new JsonSchemaGrammar("tools");
-        int root = compiler.NewRule();
+        int call = compiler.NewRule();
         for (int i = 0; i < tools.Count; i++)
         {
             var (name, parameters) = tools[i];
             int arguments = parameters is { } p ? compiler.Schema(compiler._root = p, $"tools[{i}].function.parameters") : compiler.AnyObject();
-            compiler.Add(root, [.. Literal("{\"name\":" + JsonSerializer.Serialize(name) + ",\"arguments\":"), Ref(arguments), .. Literal("}")]);
+            compiler.Add(call, [.. Literal("{\"name\":" + JsonSerializer.Serialize(name) + ",\"arguments\":"), Ref(arguments), .. Literal("}")]);
         }
-        return new Grammar(compiler._rules, root);
+        if (!several) return new Grammar(compiler._rules, call);
+        int more = compiler.NewRule();
+        compiler.Add(more, [.. Literal("\n"), Ref(call), Ref(more)]);
+        compiler.Add(more, []);
+        return new Grammar(compiler._rules, compiler.RuleOf([Ref(call), Ref(more)]));
     }
 
     private int NewRule()
