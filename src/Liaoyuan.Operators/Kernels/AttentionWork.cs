@@ -62,8 +62,18 @@ internal sealed unsafe class AttentionWork : IParallelWork
             sum += e;
         }
         float inverse = (float)(1.0 / sum);
-        for (int j = 0; j < visible; j++)
-            scores[j] = HalfPrecision ? (float)(Half)(scores[j] * inverse) : scores[j] * inverse;
+        int n = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var factor = Vector256.Create(inverse);
+            for (; n + 8 <= visible; n += 8)
+            {
+                var weights = Vector256.Create(scores, n) * factor;
+                (HalfPrecision ? Float16.RoundNonNegative(weights) : weights).CopyTo(scores, n);
+            }
+        }
+        for (; n < visible; n++)
+            scores[n] = HalfPrecision ? (float)(Half)(scores[n] * inverse) : scores[n] * inverse;
 
         fixed (float* weights = scores)
             WeightedSum(weights, visible, Values + (long)kvHead * valueDim, ValueStride, Output + ((long)t * Shape.Heads + h) * valueDim, valueDim);

@@ -36,6 +36,21 @@ public static class Float16
         Unsafe.WriteUnaligned(ref Unsafe.Add(ref MemoryMarshal.GetReference(bytes), offset), FromSingle(value));
 
     /// <summary>
+    /// Rounds eight non-negative floats to the nearest half (ties to even) and back, exactly as
+    /// <c>(float)(Half)x</c> does for every value in [0, 65504], NaN and infinity: halves' normal range by
+    /// rounding the mantissa to ten bits in integer arithmetic, their subnormal range (below 2^-14) by adding and
+    /// subtracting 0.5, whose last bit is worth 2^-24, the spacing of half subnormals.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> RoundNonNegative(Vector256<float> x)
+    {
+        Vector256<uint> bits = x.AsUInt32();
+        Vector256<uint> rounded = (bits + Vector256.Create(0xFFFu) + ((bits >> 13) & Vector256<uint>.One)) & Vector256.Create(0xFFFFE000u);
+        Vector256<float> small = (x + Vector256.Create(0.5f)) - Vector256.Create(0.5f);
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(6.10351562e-05f)), small, rounded.AsSingle());
+    }
+
+    /// <summary>
     /// Widens eight halves (zero-extended into 32-bit lanes) exactly, subnormals and specials included.
     /// Re-biases the exponent with integer arithmetic and fixes subnormals with one float subtraction.
     /// </summary>

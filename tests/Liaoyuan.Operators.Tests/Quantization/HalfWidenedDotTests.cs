@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Liaoyuan.Operators.Quantization;
 
 namespace Liaoyuan.Operators.Tests.Quantization;
@@ -50,5 +51,33 @@ public sealed class HalfScaledDotTests
         float actual = FloatDotProducts.F16ByScaled(w16, scaled);
 
         Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(actual));
+    }
+}
+
+public sealed class HalfRoundingTests
+{
+    [Fact]
+    public void VectorRoundingOfNonNegativeValuesMatchesTheHalfConversion()
+    {
+        var random = new Random(5);
+        var values = new List<float> { 0f, 1f, 65504f, 6.10351562e-05f, 6.09755516e-05f, 5.96046448e-08f, 2.98023224e-08f, 2.98023259e-08f, 1e-10f, float.PositiveInfinity };
+        for (int i = 0; i < 20000; i++)
+        {
+            // Uniform in [0, 1], and log-uniform down to 2^-30 so subnormal halves and the boundary get their share.
+            values.Add((float)random.NextDouble());
+            values.Add(MathF.Pow(2, -30 * (float)random.NextDouble()));
+            values.Add(BitConverter.Int32BitsToSingle(random.Next(0, 0x477FE000)));
+        }
+        for (int i = 0; i + 8 <= values.Count; i += 8)
+        {
+            var rounded = Float16.RoundNonNegative(Vector256.Create(values.ToArray(), i));
+            for (int k = 0; k < 8; k++)
+            {
+                float expected = (float)(Half)values[i + k];
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(rounded[k]),
+                    $"{values[i + k]:R}: {rounded[k]:R} vs (Half) {expected:R}");
+            }
+        }
+        Assert.True(float.IsNaN(Float16.RoundNonNegative(Vector256.Create(float.NaN))[0]));
     }
 }
