@@ -16,6 +16,7 @@ public sealed partial class CpuKernels : IKernels
 {
     private readonly WorkerPool _pool;
     private readonly MatMulWork _matMul = new();
+    private readonly ActivationWork _activations = new();
     private byte[] _quantizedActivations = [];
     private float[] _floatActivations = [];
     private sbyte[] _packedQuants = [];
@@ -48,21 +49,24 @@ public sealed partial class CpuKernels : IKernels
             : weight.Type == GgmlType.F16 && Vector256.IsHardwareAccelerated ? MatMulWork.Strategy.HalfDots
             : MatMulWork.Strategy.Dots;
 
+        fixed (float* source = x)
         fixed (float* output = y)
         {
             work.Output = output;
+            var prepare = _activations;
+            prepare.Source = source;
+            prepare.Columns = columns;
             if (work.Mode is MatMulWork.Strategy.FloatTiles or MatMulWork.Strategy.HalfDots)
             {
                 // Round the activations as llama.cpp converts them for this weight type, but keep them as floats
                 // so the tiles can reuse each widened weight row for several tokens.
                 fixed (float* buffer = Grow(ref _floatActivations, tokens * columns + CacheLineFloats))
                 {
-                    float* activations = AlignToCacheLine(buffer);
-                    var rounded = new Span<float>(activations, tokens * columns);
-                    RoundToDotType(weight.Type, x[..(tokens * columns)], rounded);
-                    if (work.Mode == MatMulWork.Strategy.HalfDots)
-                        VectorMath.Scale(rounded, FloatDotProducts.HalfBitsScale);
-                    work.FloatActivations = activations;
+                    prepare.DotType = weight.Type;
+                    prepare.Rounded = AlignToCacheLine(buffer);
+                    prepare.RoundedScale = work.Mode == MatMulWork.Strategy.HalfDots ? FloatDotProducts.HalfBitsScale : 1f;
+                    RunPerToken(prepare, tokens);
+                    work.FloatActivations = prepare.Rounded;
                     work.RowsPerJob = work.Mode == MatMulWork.Strategy.FloatTiles ? 16 : DecodeRowsPerJob(rows);
                     _pool.Run(work, work.Jobs);
                 }
@@ -71,8 +75,6 @@ public sealed partial class CpuKernels : IKernels
             GgmlType dotType = VecDotTypes.For(weight.Type);
             int activationRowBytes = (int)GgmlTypeInfo.RowBytes(dotType, columns);
             byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
-            for (int t = 0; t < tokens; t++)
-                Quantizer.QuantizeActivationRow(dotType, x.Slice(t * columns, columns), quantized.AsSpan(t * activationRowBytes, activationRowBytes));
             bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
                 && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1);
             int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
@@ -84,7 +86,14 @@ public sealed partial class CpuKernels : IKernels
             fixed (float* scales = packedScales)
             {
                 sbyte* quants = AlignToCacheLine(quantsBuffer);
-                if (packed) VnniTileKernels.PackActivations(activations, activationRowBytes, packedTokens, blocks, quants, scales);
+                prepare.Rounded = null;
+                prepare.DotType = dotType;
+                prepare.Quantized = activations;
+                prepare.QuantizedRowBytes = activationRowBytes;
+                prepare.PackedTokens = packedTokens;
+                prepare.PackedQuants = quants;
+                prepare.PackedScales = scales;
+                RunPerToken(prepare, tokens);
                 work.Activations = activations;
                 work.ActivationRowBytes = activationRowBytes;
                 work.PackedQuants = packed ? quants : null;
@@ -93,6 +102,13 @@ public sealed partial class CpuKernels : IKernels
                 _pool.Run(work, work.Jobs);
             }
         }
+    }
+
+    /// <summary>A single token's preparation runs inline: handing one short job to the pool costs more than it.</summary>
+    private void RunPerToken(ActivationWork work, int tokens)
+    {
+        if (tokens == 1) work.Execute(0);
+        else _pool.Run(work, tokens);
     }
 
     /// <summary>Rows per job for one-token products: about eight jobs per thread, so uneven threads still balance.</summary>
@@ -109,21 +125,6 @@ public sealed partial class CpuKernels : IKernels
 
     private static unsafe T* AlignToCacheLine<T>(T* pointer) where T : unmanaged =>
         (T*)(((nint)pointer + CacheLineBytes - 1) & ~(nint)(CacheLineBytes - 1));
-
-    private static void RoundToDotType(GgmlType type, ReadOnlySpan<float> x, Span<float> destination)
-    {
-        if (type == GgmlType.F32)
-        {
-            x.CopyTo(destination);
-            return;
-        }
-        for (int i = 0; i < x.Length; i++)
-        {
-            destination[i] = type == GgmlType.F16
-                ? (float)(Half)x[i]
-                : BFloat16.ToSingle(BFloat16.FromSingle(x[i]));
-        }
-    }
 
     public void GetRow(in WeightMatrix matrix, int row, Span<float> destination)
     {

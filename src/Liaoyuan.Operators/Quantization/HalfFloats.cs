@@ -51,6 +51,21 @@ public static class Float16
     }
 
     /// <summary>
+    /// Rounds eight floats to the nearest half and back, as <c>(float)(Half)x</c> does for every float: the
+    /// magnitude as <see cref="RoundNonNegative"/>, the sign kept, and magnitudes from 65520 up (which round past
+    /// the largest half) made infinite.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Round(Vector256<float> x)
+    {
+        Vector256<float> magnitude = Vector256.Abs(x);
+        Vector256<float> rounded = RoundNonNegative(magnitude);
+        Vector256<float> overflowed = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(65520f)) & ~Vector256.IsNaN(magnitude);
+        rounded = Vector256.ConditionalSelect(overflowed, Vector256.Create(float.PositiveInfinity), rounded);
+        return rounded | (x & Vector256.Create(-0.0f));
+    }
+
+    /// <summary>
     /// Widens eight halves (zero-extended into 32-bit lanes) exactly, subnormals and specials included.
     /// Re-biases the exponent with integer arithmetic and fixes subnormals with one float subtraction.
     /// </summary>

@@ -80,4 +80,24 @@ public sealed class HalfRoundingTests
         }
         Assert.True(float.IsNaN(Float16.RoundNonNegative(Vector256.Create(float.NaN))[0]));
     }
+
+    [Fact]
+    public void VectorRoundingOfAnyFloatMatchesTheHalfConversion()
+    {
+        var random = new Random(6);
+        var values = new List<float> { -0f, 65504f, -65504f, 65519.99f, 65520f, -65520f, 1e10f, float.NegativeInfinity, float.MaxValue, -5.96046448e-08f, -2.98023224e-08f };
+        for (int i = 0; i < 30000; i++)
+            values.Add(BitConverter.Int32BitsToSingle(random.Next(int.MinValue, int.MaxValue) & ~0x7F800000 | (random.Next(90, 160) << 23)));
+        while (values.Count % 8 != 0) values.Add(1f);
+        for (int i = 0; i < values.Count; i += 8)
+        {
+            var rounded = Float16.Round(Vector256.Create(values.ToArray(), i));
+            for (int k = 0; k < 8; k++)
+            {
+                float expected = (float)(Half)values[i + k];
+                Assert.True(BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(rounded[k]),
+                    $"{values[i + k]:R}: {rounded[k]:R} vs (Half) {expected:R}");
+            }
+        }
+    }
 }
