@@ -30,6 +30,7 @@ public static class LiaoyuanCommand
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), BenchCommand.Create(terminal),
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
                      TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
+                     AppsCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);
