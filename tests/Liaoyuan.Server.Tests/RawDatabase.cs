@@ -12,7 +12,7 @@ public static class RawDatabase
     {
         await using DbConnection connection = database is null
             ? new SqliteConnection($"Data Source={Path.Combine(dataDirectory, SqlitePlatformStore.FileName)};Pooling=False")
-            : new NpgsqlConnection(database);
+            : new NpgsqlConnection(database + ";Pooling=false");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = sql;

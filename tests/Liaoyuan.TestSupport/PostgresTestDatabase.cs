@@ -49,7 +49,8 @@ public static class PostgresTestDatabase
             $"the PostgreSQL tests need a server: set {Variable} to a connection string (as .ci/run does) or install PostgreSQL (apt-get install postgresql) so they can start one with initdb");
         string bin = Path.GetDirectoryName(initdb)!;
         bool asRoot = Environment.UserName == "root";
-        string folder = Path.Combine(Path.GetTempPath(), "liaoyuan-postgres-" + Guid.NewGuid().ToString("N")[..12]);
+        RemoveStoppedClusters();
+        string folder = Path.Combine(Path.GetTempPath(), FolderPrefix + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(folder);
         if (asRoot) Run("chown", ["postgres:postgres", folder], asPostgres: false);
         string data = Path.Combine(folder, "data");
@@ -62,14 +63,30 @@ public static class PostgresTestDatabase
             try
             {
                 Run(Path.Combine(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"], asRoot);
-                Directory.Delete(folder, recursive: true);
             }
-            catch (Exception problem) when (problem is IOException or InvalidOperationException or UnauthorizedAccessException)
+            catch (InvalidOperationException)
             {
-                // The process is ending; a leftover temp folder is all that can go wrong.
+                // The process is ending; the folder of a cluster that did not stop is left for the next run's check.
             }
+            // The test host may end this process before a recursive delete finishes: the next run removes what is left.
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         };
         return $"Host=127.0.0.1;Port={port};Username=liaoyuan;Database=postgres;Pooling=true;Maximum Pool Size=100";
+    }
+
+    private const string FolderPrefix = "liaoyuan-postgres-";
+
+    /// <summary>
+    /// Removes clusters earlier test runs left behind once they are stopped (no postmaster.pid). Only old ones:
+    /// a test process running beside this one may be between initdb and start.
+    /// </summary>
+    private static void RemoveStoppedClusters()
+    {
+        foreach (string folder in Directory.GetDirectories(Path.GetTempPath(), FolderPrefix + "*"))
+        {
+            if (File.Exists(Path.Combine(folder, "data", "postmaster.pid")) || Directory.GetCreationTimeUtc(folder) > DateTime.UtcNow.AddMinutes(-10)) continue;
+            try { Directory.Delete(folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
     }
 
     private static string? FindBinary(string name)
