@@ -11,6 +11,8 @@ public sealed class PostgresPlatformStore : SqlPlatformStore
 
     private readonly NpgsqlDataSource _source;
 
+    public const int DefaultMaxPoolSize = 16;
+
     public PostgresPlatformStore(string connectionString)
     {
         NpgsqlConnectionStringBuilder builder;
@@ -22,6 +24,9 @@ public sealed class PostgresPlatformStore : SqlPlatformStore
         {
             throw new ArgumentException($"not a PostgreSQL connection string: {problem.Message}", problem);
         }
+        // A burst of requests would otherwise open up to 100 backend processes; a few connections serve the
+        // short key lookups and usage inserts faster. An explicit Maximum Pool Size wins.
+        if (!connectionString.Contains("pool size", StringComparison.OrdinalIgnoreCase)) builder.MaxPoolSize = DefaultMaxPoolSize;
         Description = $"{builder.Host}:{builder.Port}/{builder.Database}";
         _source = NpgsqlDataSource.Create(builder);
     }
