@@ -97,6 +97,9 @@ public sealed class LiaoyuanServer : IAsyncDisposable
 
     public Task StopAsync(CancellationToken cancel = default) => _app.StopAsync(cancel);
 
+    /// <summary>Completes when the process is asked to stop (Ctrl+C, SIGTERM) or <paramref name="cancel"/> fires.</summary>
+    public Task WaitForShutdownAsync(CancellationToken cancel = default) => _app.WaitForShutdownAsync(cancel);
+
     /// <summary>Runs until the process is asked to stop (Ctrl+C, SIGTERM).</summary>
     public async Task RunAsync(CancellationToken cancel = default)
     {

@@ -33,10 +33,11 @@ internal static class ServeCommand
         {
             string dataDirectory = PlatformOptions.DataDirectory(parse.GetValue(data));
             bool open = parse.GetValue(noAuth);
-            string? admin = PlatformOptions.AdminKey(parse.GetValue(adminKey));
-            string? databaseName = PlatformOptions.Database(parse.GetValue(database));
-            if (open && (admin is not null || parse.GetValue(database) is not null))
+            if (open && (parse.GetValue(adminKey) is not null || parse.GetValue(database) is not null))
                 throw new UserInputException("--no-auth serves without keys or a database; leave out --admin-key and --database");
+            // In no-auth mode the environment's admin key and database are not used.
+            string? admin = open ? null : PlatformOptions.AdminKey(parse.GetValue(adminKey));
+            string? databaseName = open ? null : PlatformOptions.Database(parse.GetValue(database));
             var options = new ServerOptions
             {
                 Models = ModelSources(parse.GetValue(models) ?? [], dataDirectory),
@@ -90,7 +91,8 @@ internal static class ServeCommand
                 terminal.Out.Flush();
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, cancel);
+                    // The host hears Ctrl+C and SIGTERM itself (the command's token does not under a synchronous Invoke).
+                    await server.WaitForShutdownAsync(cancel);
                 }
                 catch (OperationCanceledException)
                 {

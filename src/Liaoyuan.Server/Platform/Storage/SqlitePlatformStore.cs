@@ -46,19 +46,9 @@ public sealed class SqlitePlatformStore(string path) : SqlPlatformStore
         }
     }
 
-    protected override async Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancel)
-    {
-        await _writer.WaitAsync(cancel);
-        try
-        {
-            // BEGIN IMMEDIATE: takes the write lock now, so two processes cannot both run the same step.
-            return ((SqliteConnection)connection).BeginTransaction(deferred: false);
-        }
-        finally
-        {
-            _writer.Release();
-        }
-    }
+    // BEGIN IMMEDIATE: takes the write lock now, so two processes cannot both run the same step.
+    protected override Task<DbTransaction> BeginMigrationAsync(DbConnection connection, CancellationToken cancel) =>
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
 
     protected override async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancel)
     {
