@@ -90,12 +90,21 @@ public abstract class PlatformTests(ModelFixture models, ITestBackend backend) :
         await using (var server = await StartAsync())
         {
             app = await server.CreateAppAsync(dailyTokenQuota: fits * RequestTokens + spare);
-            var (_, key) = await server.CreateKeyAsync(app);
+            var (keyId, key) = await server.CreateKeyAsync(app);
             var responses = await RaceAsync(server, key, 50);
             AssertAdmitted(responses, fits, "daily_quota_exceeded");
             Assert.All(responses.Where(r => r.Status == 429), r => Assert.InRange(r.RetryAfter!.Value, 1, 86_400));
             Assert.Equal(fits * RequestTokens, responses.Sum(r => r.TotalTokens));
             Assert.Equal((50L, (long)fits * PromptTokens, (long)fits * MaxTokens), await server.UsageTotalsAsync(app));
+
+            // One record per request: who, which model, what it cost, how long it took, how it ended.
+            var records = await RawDatabase.RowsAsync(_data.Path, _database.Value,
+                "SELECT app_id, key_id, model, prompt_tokens, completion_tokens, latency_ms, status FROM usage_records");
+            Assert.Equal(50, records.Count);
+            Assert.All(records, r => Assert.Equal((app, keyId, ModelFixture.ModelId), (r[0], r[1], r[2])));
+            Assert.All(records, r => Assert.True(long.Parse(r[5], System.Globalization.CultureInfo.InvariantCulture) >= 0));
+            Assert.Equal(fits, records.Count(r => r[6] == "200" && r[3] == $"{PromptTokens}" && r[4] == $"{MaxTokens}"));
+            Assert.Equal(50 - fits, records.Count(r => r[6] == "429" && r[3] == "0" && r[4] == "0"));
         }
 
         // After a restart the quota still stands, and the spare tokens are still there for a request that fits them.
