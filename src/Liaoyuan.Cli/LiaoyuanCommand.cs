@@ -31,6 +31,7 @@ public static class LiaoyuanCommand
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
                      TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
                      StoreCommands.Pull(terminal), StoreCommands.List(terminal), StoreCommands.Remove(terminal), StoreCommands.Show(terminal),
+                     AppsCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);

@@ -1,6 +1,7 @@
 using System.Net;
 using Liaoyuan.Server.Api;
 using Liaoyuan.Server.Hosting;
+using Liaoyuan.Server.Platform;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -15,19 +16,25 @@ namespace Liaoyuan.Server;
 
 /// <summary>
 /// The OpenAI-compatible HTTP server: <c>/v1/chat/completions</c>, <c>/v1/completions</c>, <c>/v1/models</c>,
-/// <c>/health</c> and <c>/metrics</c> on Kestrel, over one scheduler per loaded model.
+/// <c>/health</c> and <c>/metrics</c> on Kestrel, over one scheduler per loaded model. Unless in no-auth mode,
+/// callers are apps with keys, quotas and usage records kept in a database, managed through <c>/admin</c>.
 /// </summary>
 public sealed class LiaoyuanServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly PlatformHolder _platform;
 
-    private LiaoyuanServer(WebApplication app, ServerOptions options)
+    private LiaoyuanServer(WebApplication app, ServerOptions options, PlatformHolder platform)
     {
         _app = app;
         Options = options;
+        _platform = platform;
     }
 
     public ServerOptions Options { get; }
+
+    /// <summary>Apps, keys and usage once started; null in no-auth mode.</summary>
+    public PlatformServices? Platform => _platform.Value;
     public ModelRegistry Registry => _app.Services.GetRequiredService<ModelRegistry>();
 
     /// <summary>The address the server listens on, with the actual port when port 0 was asked for.</summary>
@@ -42,8 +49,8 @@ public sealed class LiaoyuanServer : IAsyncDisposable
 
     public static LiaoyuanServer Create(ServerOptions options, Action<ILoggingBuilder>? logging = null)
     {
-        if (!options.NoAuth && options.ApiKeys.Count == 0)
-            throw new ArgumentException("the server needs API keys or no-auth mode");
+        if (!options.NoAuth && options.DataDirectory is null && options.Database is null)
+            throw new ArgumentException("the server needs a data folder or a database for apps and keys, or no-auth mode");
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (logging is not null) logging(builder.Logging);
@@ -60,40 +67,54 @@ public sealed class LiaoyuanServer : IAsyncDisposable
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<ServerMetrics>();
         builder.Services.AddSingleton<ModelRegistry>();
+        var platform = new PlatformHolder();
+        builder.Services.AddSingleton(_ => platform.Value ?? throw new InvalidOperationException("the platform is used before the server started"));
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(ServerMetrics.MeterName).AddPrometheusExporter());
 
         var app = builder.Build();
         app.Use(ErrorHandling.CatchAsync);
         app.UseStatusCodePages(ErrorHandling.StatusCodePageAsync);
-        if (!options.NoAuth) app.Use(new ApiKeyCheck(options.ApiKeys).InvokeAsync);
+        if (!options.NoAuth)
+        {
+            app.Use((http, next) => new PlatformGate(platform.Value!).InvokeAsync(http, next));
+            AdminEndpoints.Map(app);
+        }
         app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync);
         app.MapGet("/v1/models", ModelsEndpoint.List);
         app.MapGet("/v1/models/{**id}", ModelsEndpoint.Get); // store names contain '/'
         app.MapGet("/health", ModelsEndpoint.Health);
         app.MapPrometheusScrapingEndpoint("/metrics");
-        return new LiaoyuanServer(app, options);
+        return new LiaoyuanServer(app, options, platform);
     }
 
-    public Task StartAsync(CancellationToken cancel = default) => _app.StartAsync(cancel);
+    /// <summary>Opens the database (creating or upgrading its schema) unless in no-auth mode, then listens.</summary>
+    public async Task StartAsync(CancellationToken cancel = default)
+    {
+        if (!Options.NoAuth && _platform.Value is null) _platform.Value = await PlatformServices.StartAsync(Options, cancel);
+        await _app.StartAsync(cancel);
+    }
 
     public Task StopAsync(CancellationToken cancel = default) => _app.StopAsync(cancel);
 
-    /// <summary>
-    /// Completes when the host shuts down: the host's own SIGTERM / Ctrl+C handling stops it, and a caller waiting
-    /// on anything else would not notice.
-    /// </summary>
+    /// <summary>Completes when the process is asked to stop (Ctrl+C, SIGTERM) or <paramref name="cancel"/> fires.</summary>
     public Task WaitForShutdownAsync(CancellationToken cancel = default) => _app.WaitForShutdownAsync(cancel);
 
     /// <summary>Runs until the process is asked to stop (Ctrl+C, SIGTERM).</summary>
     public async Task RunAsync(CancellationToken cancel = default)
     {
-        await _app.StartAsync(cancel);
+        await StartAsync(cancel);
         await _app.WaitForShutdownAsync(cancel);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
+        if (_platform.Value is { } platform) await platform.DisposeAsync();
+    }
+
+    private sealed class PlatformHolder
+    {
+        public PlatformServices? Value { get; set; }
     }
 }

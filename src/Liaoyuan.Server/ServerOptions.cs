@@ -15,14 +15,17 @@ public sealed record ServerOptions
     /// <summary>Port to listen on; 0 picks a free one (see <see cref="LiaoyuanServer.BaseAddress"/>).</summary>
     public int Port { get; init; } = 8080;
 
-    /// <summary>The server's state folder (keys and apps in later versions).</summary>
+    /// <summary>The server's state folder; its <c>liaoyuan.db</c> holds apps, keys and usage unless <see cref="Database"/> says otherwise.</summary>
     public string? DataDirectory { get; init; }
 
-    /// <summary>Serve without API keys.</summary>
+    /// <summary>A PostgreSQL connection string, or the path of a SQLite file; null for the data folder's SQLite file.</summary>
+    public string? Database { get; init; }
+
+    /// <summary>Serve without keys: the single-user local mode, with no database.</summary>
     public bool NoAuth { get; init; }
 
-    /// <summary>Bearer keys accepted on /v1 when <see cref="NoAuth"/> is off.</summary>
-    public IReadOnlyList<string> ApiKeys { get; init; } = [];
+    /// <summary>The admin key; null keeps the stored one, or makes one at the first start.</summary>
+    public string? AdminKey { get; init; }
 
     public SchedulerOptions Scheduler { get; init; } = new();
 

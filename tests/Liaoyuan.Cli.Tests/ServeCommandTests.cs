@@ -6,14 +6,27 @@ namespace Liaoyuan.Cli.Tests;
 public sealed class ServeCommandTests
 {
     [Fact]
-    public void Serving_without_keys_needs_no_auth_said_out_loud()
+    public void No_auth_mode_takes_no_admin_key_or_database()
     {
         using var folder = new TempDirectory();
         string model = folder.File("m.gguf");
         File.WriteAllBytes(model, []);
-        var result = CliRunner.Run("serve", "--model", model, "--data", folder.Path);
+        var result = CliRunner.Run("serve", "--model", model, "--data", folder.Path, "--no-auth", "--admin-key", "0123456789abcdef0123");
         Assert.Equal(LiaoyuanCommand.UsageError, result.ExitCode);
         Assert.Contains("--no-auth", result.Error);
+    }
+
+    [Fact]
+    public void An_unreachable_database_is_one_line_and_exit_code_2()
+    {
+        using var folder = new TempDirectory();
+        string model = folder.File("m.gguf");
+        File.WriteAllBytes(model, []);
+        var result = CliRunner.Run("serve", "--model", model, "--port", "0", "--data", folder.Path,
+            "--database", "Host=127.0.0.1;Port=1;Username=nobody;Database=none;Timeout=3");
+        Assert.Equal(LiaoyuanCommand.UsageError, result.ExitCode);
+        Assert.StartsWith("error: cannot open the database", result.Error);
+        Assert.Single(result.Error.Trim().Split('\n'));
     }
 
     [Fact]

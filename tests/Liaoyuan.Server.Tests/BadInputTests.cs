@@ -88,12 +88,12 @@ public sealed class BadInputTests(ModelFixture models)
     [Fact]
     public async Task Without_no_auth_the_api_needs_a_key()
     {
-        await using var server = await RunningServer.StartAsync(models, o => o with { NoAuth = false, ApiKeys = ["secret"] });
+        using var data = new Liaoyuan.TestSupport.TempDirectory();
+        await using var server = await RunningServer.StartAsync(models, o => o with { NoAuth = false, DataDirectory = data.Path });
         await AssertErrorAsync(await server.Http.GetAsync("/v1/models"), 401, null, "invalid_api_key");
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/models");
-        request.Headers.Authorization = new("Bearer", "secret");
-        Assert.Equal(HttpStatusCode.OK, (await server.Http.SendAsync(request)).StatusCode);
+        Assert.Equal("Bearer", (await server.Http.GetAsync("/v1/models")).Headers.WwwAuthenticate.Single().Scheme);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.GetAsync("/health")).StatusCode);
+        Assert.StartsWith("ly-admin-", server.Server.Platform!.GeneratedAdminKey);
     }
 
     internal static async Task AssertErrorAsync(HttpResponseMessage response, int status, string? param, string? code)

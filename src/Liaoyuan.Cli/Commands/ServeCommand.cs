@@ -16,9 +16,10 @@ internal static class ServeCommand
         var store = StoreOption.Create();
         var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one)", DefaultValueFactory = _ => 8080 };
-        var data = new Option<string?>("--data") { Description = "State folder; GGUF files in its models/ subfolder and the models in the store are served too (default: $LIAOYUAN_DATA or ~/.liaoyuan)" };
-        var noAuth = new Option<bool>("--no-auth") { Description = "Serve without API keys" };
-        var apiKeys = new Option<string[]>("--api-key") { Description = "An accepted bearer key (repeatable; also $LIAOYUAN_API_KEY)" };
+        var data = new Option<string?>("--data") { Description = "State folder: liaoyuan.db (apps, keys, usage) and models/, whose GGUF files and the store's models are served too (default: $LIAOYUAN_DATA or ~/.liaoyuan)" };
+        var noAuth = new Option<bool>("--no-auth") { Description = "Single-user mode: serve without keys, apps or a database" };
+        var adminKey = PlatformOptions.AdminKeyOption("The admin key for /admin (default: $LIAOYUAN_ADMIN_KEY, else the stored one, else one made and printed at the first start)");
+        var database = PlatformOptions.DatabaseOption();
         var parallel = new Option<int>("--parallel", "-np") { Description = "Sequences decoded together per model", DefaultValueFactory = _ => 4 };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait per model before new ones get 429", DefaultValueFactory = _ => 64 };
         var context = new Option<int>("--ctx", "-c") { Description = "Context length per sequence (default: the model's, at most 4096)" };
@@ -28,16 +29,17 @@ internal static class ServeCommand
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB", DefaultValueFactory = _ => 8 };
 
         var command = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
-        foreach (var option in new Option[] { models, store, host, port, data, noAuth, apiKeys, parallel, queue, context, kvType, threads, memory, maxBody })
+        foreach (var option in new Option[] { models, store, host, port, data, noAuth, adminKey, database, parallel, queue, context, kvType, threads, memory, maxBody })
             command.Options.Add(option);
         command.SetAction(async (parse, cancel) =>
         {
-            string dataDirectory = parse.GetValue(data) ?? Environment.GetEnvironmentVariable("LIAOYUAN_DATA")
-                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".liaoyuan");
-            var keys = (parse.GetValue(apiKeys) ?? []).ToList();
-            if (Environment.GetEnvironmentVariable("LIAOYUAN_API_KEY") is { Length: > 0 } fromEnvironment) keys.Add(fromEnvironment);
+            string dataDirectory = PlatformOptions.DataDirectory(parse.GetValue(data));
             bool open = parse.GetValue(noAuth);
-            if (!open && keys.Count == 0) throw new UserInputException("give --api-key KEY (or set LIAOYUAN_API_KEY), or --no-auth to serve without keys");
+            if (open && (parse.GetValue(adminKey) is not null || parse.GetValue(database) is not null))
+                throw new UserInputException("--no-auth serves without keys or a database; leave out --admin-key and --database");
+            // In no-auth mode the environment's admin key and database are not used.
+            string? admin = open ? null : PlatformOptions.AdminKey(parse.GetValue(adminKey));
+            string? databaseName = open ? null : PlatformOptions.Database(parse.GetValue(database));
             var options = new ServerOptions
             {
                 Models = ModelSources(parse.GetValue(models) ?? [], dataDirectory, parse.GetValue(store)),
@@ -45,7 +47,8 @@ internal static class ServeCommand
                 Port = Check(parse.GetValue(port), 0, 65535, "--port"),
                 DataDirectory = dataDirectory,
                 NoAuth = open,
-                ApiKeys = keys,
+                AdminKey = admin,
+                Database = databaseName,
                 Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
                 MemoryBudgetBytes = ParseBytes(parse.GetValue(memory)),
                 MaxRequestBodyBytes = Check(parse.GetValue(maxBody), 1, 1024, "--max-body-mb") * 1024L * 1024,
@@ -73,12 +76,24 @@ internal static class ServeCommand
             }
             await using (server)
             {
-                await server.StartAsync(cancel);
-                terminal.Out.WriteLine($"Serving {string.Join(", ", options.Models.Select(m => m.Id))} on {server.BaseAddress} ({(open ? "no auth" : "API keys required")}). Ctrl+C stops.");
+                try
+                {
+                    await server.StartAsync(cancel);
+                }
+                catch (Exception problem) when (PlatformOptions.IsDatabaseProblem(problem))
+                {
+                    throw new UserInputException($"cannot open the database: {problem.Message}");
+                }
+                if (server.Platform?.GeneratedAdminKey is { } generated)
+                {
+                    terminal.Out.WriteLine($"Admin key (shown only now; only its hash is stored): {generated}");
+                }
+                string mode = open ? "no auth" : $"app keys required, {server.Platform!.Store.Backend} database";
+                terminal.Out.WriteLine($"Serving {string.Join(", ", options.Models.Select(m => m.Id))} on {server.BaseAddress} ({mode}). Ctrl+C stops.");
                 terminal.Out.Flush();
                 try
                 {
-                    // The host handles SIGTERM itself and stops; System.CommandLine's token may never fire then.
+                    // The host hears Ctrl+C and SIGTERM itself (the command's token does not under a synchronous Invoke).
                     await server.WaitForShutdownAsync(cancel);
                 }
                 catch (OperationCanceledException)

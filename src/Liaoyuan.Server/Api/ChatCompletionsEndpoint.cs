@@ -1,5 +1,6 @@
 using Liaoyuan.Engine.Templates;
 using Liaoyuan.Server.Hosting;
+using Liaoyuan.Server.Platform;
 using Liaoyuan.Server.Scheduling;
 using Liaoyuan.Server.Tools;
 using Microsoft.AspNetCore.Http;
@@ -25,6 +26,8 @@ internal static class ChatCompletionsEndpoint
                     request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
                 abandon.Token))
             .ToList();
+        var meter = RequestMeter.Of(http);
+        if (meter is not null) await meter.AdmitAsync(served.Id, prompt.Length, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
         served.Scheduler.Submit(sequences);
 
         string id = TokenTexts.NewId("chatcmpl-");
@@ -68,6 +71,7 @@ internal static class ChatCompletionsEndpoint
                 calls.Count > 0 ? "tool_calls" : TokenTexts.FinishReason(c.Reason));
         }).ToList();
         var response = new ChatCompletionResponse(id, created, served.Id, result, ChoiceAccumulator.UsageOf(promptTokens, choices));
+        if (RequestMeter.Of(http) is { } meter) await meter.CompleteAsync(id, response.Usage);
         await Results.Json(response, ApiJsonContext.Default.ChatCompletionResponse).ExecuteAsync(http);
     }
 
@@ -106,6 +110,8 @@ internal static class ChatCompletionsEndpoint
         await events.StartAsync();
         var choices = sequences.Select(_ => new ChoiceAccumulator()).ToList();
         var readers = sequences.Select(_ => plan.NewReader()).ToList();
+        var meter = RequestMeter.Of(http);
+        meter?.Track(() => choices.Sum(c => c.Tokens.Count));
         for (int i = 0; i < choices.Count; i++)
             await events.WriteAsync(Chunk(new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null)), type);
         try
@@ -139,8 +145,11 @@ internal static class ChatCompletionsEndpoint
             await events.WriteErrorAsync(problem.Message, ApiErrorTypes.Server, null);
             return;
         }
+        var usage = ChoiceAccumulator.UsageOf(promptTokens, choices);
+        // Recorded before the stream's end, so every client that saw [DONE] has its usage committed.
+        if (meter is not null) await meter.CompleteAsync(id, usage);
         if (request.Common.IncludeUsage)
-            await events.WriteAsync(new ChatCompletionChunk(id, created, served.Id, []) { Usage = ChoiceAccumulator.UsageOf(promptTokens, choices) }, type);
+            await events.WriteAsync(new ChatCompletionChunk(id, created, served.Id, []) { Usage = usage }, type);
         await events.DoneAsync();
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Liaoyuan.Engine.Tokenization;
 using Liaoyuan.Server.Hosting;
+using Liaoyuan.Server.Platform;
 using Liaoyuan.Server.Scheduling;
 using Microsoft.AspNetCore.Http;
 
@@ -52,12 +53,14 @@ internal static class CompletionsEndpoint
                 sequences.Add(new SequenceRequest(prompt.Tokens, parameters, abandon.Token));
             }
         }
+        // As OpenAI counts: each prompt once, however many choices it has.
+        int promptTokens = prompts.Sum(p => p.Tokens.Length);
+        if (RequestMeter.Of(http) is { } meter)
+            await meter.AdmitAsync(served.Id, promptTokens, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
         served.Scheduler.Submit(sequences);
 
         var shape = new CompletionShape(TokenTexts.NewId("cmpl-"), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), served.Id, tokenizer,
             echo, logprobs is not null, [.. prompts.SelectMany(p => Enumerable.Repeat(p, common.Choices))]);
-        // As OpenAI counts: each prompt once, however many choices it has.
-        int promptTokens = prompts.Sum(p => p.Tokens.Length);
         try
         {
             if (common.Stream) await StreamAsync(http, shape, sequences, common.IncludeUsage, promptTokens);
@@ -120,10 +123,9 @@ internal static class CompletionsEndpoint
             return new CompletionChoice(text, index, shape.Logprobs ? LogprobsOf(shape, prompt, c) : null, TokenTexts.FinishReason(c.Reason));
         }).ToList();
         int completion = choices.Sum(c => c.Finished?.CompletionTokens ?? c.Tokens.Count);
-        var response = new CompletionResponse(shape.Id, shape.Created, shape.Model, result)
-        {
-            Usage = new Usage(promptTokens, completion, promptTokens + completion),
-        };
+        var usage = new Usage(promptTokens, completion, promptTokens + completion);
+        if (RequestMeter.Of(http) is { } meter) await meter.CompleteAsync(shape.Id, usage);
+        var response = new CompletionResponse(shape.Id, shape.Created, shape.Model, result) { Usage = usage };
         await Results.Json(response, ApiJsonContext.Default.CompletionResponse).ExecuteAsync(http);
     }
 
@@ -174,6 +176,8 @@ internal static class CompletionsEndpoint
                 await events.WriteAsync(Chunk(new CompletionChoice(shape.PromptOfChoice[i].Text, i, null, null)), type);
         }
         var choices = sequences.Select(_ => new ChoiceAccumulator()).ToList();
+        var meter = RequestMeter.Of(http);
+        meter?.Track(() => choices.Sum(c => c.Tokens.Count));
         try
         {
             await foreach (var (choice, e) in ChoiceStreams.Merge(sequences, http.RequestAborted))
@@ -200,11 +204,11 @@ internal static class CompletionsEndpoint
             await events.WriteErrorAsync(problem.Message, ApiErrorTypes.Server, null);
             return;
         }
-        if (includeUsage)
-        {
-            int completion = choices.Sum(c => c.Finished?.CompletionTokens ?? 0);
-            await events.WriteAsync(new CompletionResponse(shape.Id, shape.Created, shape.Model, []) { Usage = new Usage(promptTokens, completion, promptTokens + completion) }, type);
-        }
+        int completion = choices.Sum(c => c.Finished?.CompletionTokens ?? 0);
+        var usage = new Usage(promptTokens, completion, promptTokens + completion);
+        // Recorded before the stream's end, so every client that saw [DONE] has its usage committed.
+        if (meter is not null) await meter.CompleteAsync(shape.Id, usage);
+        if (includeUsage) await events.WriteAsync(new CompletionResponse(shape.Id, shape.Created, shape.Model, []) { Usage = usage }, type);
         await events.DoneAsync();
     }
 }
