@@ -35,7 +35,13 @@ public sealed class LlamaLayerParameters
     /// <summary>The projection a LoRA target name ("q", "down", ...) stands for.</summary>
     public Parameter Target(string name) => name switch
     {
-        "q" => Query, "k" => Key, "v" => Value, "o" => AttentionOutput, "gate" => Gate, "up" => Up, "down" => Down,
+        "q" => Query,
+        "k" => Key,
+        "v" => Value,
+        "o" => AttentionOutput,
+        "gate" => Gate,
+        "up" => Up,
+        "down" => Down,
         _ => throw new ArgumentException($"unknown LoRA target '{name}'"),
     };
 }

@@ -9,8 +9,13 @@ public sealed record LoraSettings
     /// <summary>The short target names and the llama.cpp tensors (blk.N.*.weight) they stand for.</summary>
     public static IReadOnlyDictionary<string, string> TargetTensors { get; } = new Dictionary<string, string>
     {
-        ["q"] = "attn_q", ["k"] = "attn_k", ["v"] = "attn_v", ["o"] = "attn_output",
-        ["gate"] = "ffn_gate", ["up"] = "ffn_up", ["down"] = "ffn_down",
+        ["q"] = "attn_q",
+        ["k"] = "attn_k",
+        ["v"] = "attn_v",
+        ["o"] = "attn_output",
+        ["gate"] = "ffn_gate",
+        ["up"] = "ffn_up",
+        ["down"] = "ffn_down",
     };
 
     public int Rank { get; init; } = 8;

@@ -1,9 +1,9 @@
+using Liaoyuan.TestSupport;
 using Liaoyuan.Training.Data;
 using Liaoyuan.Training.Model;
 using Liaoyuan.Training.Ops;
 using Liaoyuan.Training.Optimization;
 using Liaoyuan.Training.Tests.Ops;
-using Liaoyuan.TestSupport;
 using static Liaoyuan.Training.Tests.Ops.GradientCheck;
 
 namespace Liaoyuan.Training.Tests.FineTuning;
