@@ -142,11 +142,11 @@ public sealed class LlamaTrainingModel
 
     public void ZeroGradients()
     {
-        foreach (var p in Parameters) Array.Clear(p.Gradient);
+        foreach (var p in Parameters) p.ClearGradient();
         foreach (var adapter in Adapters)
         {
-            Array.Clear(adapter.A.Gradient);
-            Array.Clear(adapter.B.Gradient);
+            adapter.A.ClearGradient();
+            adapter.B.ClearGradient();
         }
     }
 
