@@ -98,9 +98,9 @@ public sealed partial class FinetuneCommandTests : IDisposable
         var errors = badLine.Error.Trim().Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToArray();
         Assert.StartsWith($"error: {bad}:2: ", Assert.Single(errors));
 
-        var qwen = CliRunner.Run("finetune", "--model", Base("qwen2"), "--data", Chats("ok2.jsonl", Words, 1), "--out", output);
-        Assert.Equal(2, qwen.ExitCode);
-        Assert.Contains("'llama' architecture, not 'qwen2'", qwen.Error);
+        var qwen3 = CliRunner.Run("finetune", "--model", Base("qwen3"), "--data", Chats("ok2.jsonl", Words, 1), "--out", output);
+        Assert.Equal(2, qwen3.ExitCode);
+        Assert.Contains("architectures, not 'qwen3'", qwen3.Error);
 
         var target = CliRunner.Run("finetune", "--model", basePath, "--data", Chats("ok3.jsonl", Words, 1), "--out", output, "--lora-targets", "q,nose");
         Assert.Equal(2, target.ExitCode);

@@ -17,6 +17,8 @@ public static class GgufExport
     public static void Write(string path, LlamaTrainingModel model, Action<GgufWriter> writeTokenizer, GgmlType matrixType = GgmlType.F32, string name = "liaoyuan")
     {
         CheckMatrixType(matrixType);
+        if (model.Shape.Architecture != LlamaShape.Llama)
+            throw new ArgumentException($"a model trained from scratch is written as llama, not {model.Shape.Architecture}; write a fine-tuned one with its base file's metadata");
         var s = model.Shape;
         var w = new GgufWriter();
         w.Set("general.architecture", "llama");
@@ -63,7 +65,7 @@ public static class GgufExport
     {
         if (model.Adapters.Count == 0) throw new ArgumentException("the model has no LoRA adapters to write");
         var w = new GgufWriter();
-        w.Set("general.architecture", PretrainedModel.Architecture);
+        w.Set("general.architecture", model.Shape.Architecture);
         w.Set("general.type", "adapter");
         w.Set("general.name", name);
         w.Set("adapter.type", "lora");

@@ -13,6 +13,12 @@ public sealed class LlamaLayerParameters
         Query = new Parameter(p + "attn_q.weight", [s.Dim, s.QueryWidth], decay: true);
         Key = new Parameter(p + "attn_k.weight", [s.Dim, s.KeyWidth], decay: true);
         Value = new Parameter(p + "attn_v.weight", [s.Dim, s.KeyWidth], decay: true);
+        if (s.AttentionBiases)
+        {
+            QueryBias = new Parameter(p + "attn_q.bias", [s.QueryWidth], decay: false);
+            KeyBias = new Parameter(p + "attn_k.bias", [s.KeyWidth], decay: false);
+            ValueBias = new Parameter(p + "attn_v.bias", [s.KeyWidth], decay: false);
+        }
         AttentionOutput = new Parameter(p + "attn_output.weight", [s.QueryWidth, s.Dim], decay: true);
         FeedForwardNorm = new Parameter(p + "ffn_norm.weight", [s.Dim], decay: false);
         Gate = new Parameter(p + "ffn_gate.weight", [s.Dim, s.FeedForward], decay: true);
@@ -24,13 +30,19 @@ public sealed class LlamaLayerParameters
     public Parameter Query { get; }
     public Parameter Key { get; }
     public Parameter Value { get; }
+    /// <summary>qwen2's projection biases; null for llama.</summary>
+    public Parameter? QueryBias { get; }
+    public Parameter? KeyBias { get; }
+    public Parameter? ValueBias { get; }
     public Parameter AttentionOutput { get; }
     public Parameter FeedForwardNorm { get; }
     public Parameter Gate { get; }
     public Parameter Up { get; }
     public Parameter Down { get; }
 
-    public IEnumerable<Parameter> All => [AttentionNorm, Query, Key, Value, AttentionOutput, FeedForwardNorm, Gate, Up, Down];
+    public IEnumerable<Parameter> All => QueryBias is null
+        ? [AttentionNorm, Query, Key, Value, AttentionOutput, FeedForwardNorm, Gate, Up, Down]
+        : [AttentionNorm, Query, QueryBias, Key, KeyBias!, Value, ValueBias!, AttentionOutput, FeedForwardNorm, Gate, Up, Down];
 
     /// <summary>The projection a LoRA target name ("q", "down", ...) stands for.</summary>
     public Parameter Target(string name) => name switch
@@ -47,7 +59,7 @@ public sealed class LlamaLayerParameters
 }
 
 /// <summary>
-/// A `llama` decoder in fp32 with a backward pass:
+/// A `llama` decoder in fp32 with a backward pass (`qwen2` adds biases to W_q, W_k, W_v and pairs RoPE NeoX-style):
 ///   x₀ = E[tokens]
 ///   hₗ = xₗ + W_o · Attn(RoPE(W_q · norm(xₗ)), RoPE(W_k · norm(xₗ)), W_v · norm(xₗ))
 ///   xₗ₊₁ = hₗ + W_down · (silu(W_gate · norm(hₗ)) ⊙ W_up · norm(hₗ))
@@ -73,7 +85,7 @@ public sealed class LlamaTrainingModel
         Parameters = shape.TiedEmbeddings
             ? [TokenEmbedding, .. Layers.SelectMany(l => l.All), OutputNorm]
             : [TokenEmbedding, .. Layers.SelectMany(l => l.All), OutputNorm, Output];
-        _rope = new Rope(shape.HeadDim, shape.Context, shape.RopeBase);
+        _rope = new Rope(shape.HeadDim, shape.Context, shape.RopeBase, shape.NeoXRope);
         _attention = new AttentionShape(shape.Heads, shape.KvHeads, shape.HeadDim, shape.Context);
     }
 
@@ -122,7 +134,8 @@ public sealed class LlamaTrainingModel
 
     /// <summary>
     /// GPT-2 / Llama initialisation: matrices N(0, 0.02), the two projections that write into the residual stream
-    /// (attn_output, ffn_down) scaled by 1/sqrt(2·layers) so the stream's variance does not grow with depth; norm gains 1.
+    /// (attn_output, ffn_down) scaled by 1/sqrt(2·layers) so the stream's variance does not grow with depth; norm gains 1,
+    /// biases 0.
     /// </summary>
     public void Initialize(TrainingRandom random)
     {
@@ -131,7 +144,7 @@ public sealed class LlamaTrainingModel
         {
             if (!p.Decay)
             {
-                Array.Fill(p.Value, 1.0f);
+                Array.Fill(p.Value, p.Name.EndsWith(".bias", StringComparison.Ordinal) ? 0f : 1.0f);
                 continue;
             }
             bool residual = p.Name.EndsWith("attn_output.weight", StringComparison.Ordinal) || p.Name.EndsWith("ffn_down.weight", StringComparison.Ordinal);
@@ -169,6 +182,12 @@ public sealed class LlamaTrainingModel
             Project(compute, act.AttentionNormed, w.Query, dropoutPass, act.Query, n, s.Dim, s.QueryWidth);
             Project(compute, act.AttentionNormed, w.Key, dropoutPass, act.Key, n, s.Dim, s.KeyWidth);
             Project(compute, act.AttentionNormed, w.Value, dropoutPass, act.Value, n, s.Dim, s.KeyWidth);
+            if (w.QueryBias is not null)
+            {
+                Bias.Forward(compute, act.Query, w.QueryBias.Value, n);
+                Bias.Forward(compute, act.Key, w.KeyBias!.Value, n);
+                Bias.Forward(compute, act.Value, w.ValueBias!.Value, n);
+            }
             _rope.Forward(compute, act.Query, n, s.Heads);
             _rope.Forward(compute, act.Key, n, s.KvHeads);
             Attention.Forward(compute, act.Query, act.Key, act.Value, act.Attended, act.Probabilities, a.Sequences, _attention);
@@ -225,6 +244,13 @@ public sealed class LlamaTrainingModel
             Attention.Backward(compute, act.Query, act.Key, act.Value, act.Probabilities, a.AttendedGrad, a.QueryGrad, a.KeyGrad, a.ValueGrad, a.Sequences, _attention);
             _rope.Backward(compute, a.QueryGrad, n, s.Heads);
             _rope.Backward(compute, a.KeyGrad, n, s.KvHeads);
+            if (w.QueryBias is not null)
+            {
+                // The biases are added before RoPE, so they get the gradient RoPE's backward has turned back.
+                BiasBackward(compute, a.QueryGrad, w.QueryBias, n);
+                BiasBackward(compute, a.KeyGrad, w.KeyBias!, n);
+                BiasBackward(compute, a.ValueGrad, w.ValueBias!, n);
+            }
             ProjectBackward(compute, act.AttentionNormed, w.Query, a.QueryGrad, dNormed, n, s.Dim, s.QueryWidth);
             ProjectBackward(compute, act.AttentionNormed, w.Key, a.KeyGrad, dNormed, n, s.Dim, s.KeyWidth, accumulateInput: true);
             ProjectBackward(compute, act.AttentionNormed, w.Value, a.ValueGrad, dNormed, n, s.Dim, s.KeyWidth, accumulateInput: true);
@@ -232,6 +258,11 @@ public sealed class LlamaTrainingModel
         }
         if (!TokenEmbedding.Frozen) Embedding.Backward(compute, dx, tokens, TokenEmbedding.Gradient, s.Dim);
         return loss;
+    }
+
+    private static void BiasBackward(Compute compute, float[] dy, Parameter bias, int rows)
+    {
+        if (!bias.Frozen) Bias.Backward(compute, dy, bias.Gradient, rows);
     }
 
     /// <summary>y = x·Wᵀ, plus the LoRA term when W has an adapter.</summary>

@@ -6,21 +6,21 @@ using Liaoyuan.Operators.Tensors;
 namespace Liaoyuan.Training.Model;
 
 /// <summary>
-/// Loads a `llama`-architecture GGUF into a <see cref="LlamaTrainingModel"/> for fine-tuning: every tensor
-/// (F32, F16, BF16 or quantized) dequantized to fp32. The training ops implement exactly that architecture, so a
-/// file that needs anything else (attention biases, NeoX RoPE, RoPE scaling, a head size other than dim/heads) is
-/// refused with the reason rather than trained wrongly.
+/// Loads a `llama` or `qwen2` GGUF into a <see cref="LlamaTrainingModel"/> for fine-tuning: every tensor (F32, F16,
+/// BF16 or quantized) dequantized to fp32. The training ops implement exactly those architectures, so a file that
+/// needs anything else (RoPE scaling, partial RoPE, a head size other than dim/heads, extra tensors) is refused
+/// with the reason rather than trained wrongly.
 /// </summary>
 public static class PretrainedModel
 {
-    public const string Architecture = "llama";
+    public static IReadOnlyList<string> Architectures { get; } = [LlamaShape.Llama, LlamaShape.Qwen2];
 
     /// <summary>The training shape of the model in <paramref name="file"/>, training on windows of <paramref name="context"/> tokens.</summary>
     public static LlamaShape ReadShape(GgufFile file, int context)
     {
         string arch = file.GetString("general.architecture");
-        if (arch != Architecture)
-            throw new GgufFormatException($"{file.Path}: fine-tuning supports the '{Architecture}' architecture, not '{arch}'");
+        if (!Architectures.Contains(arch))
+            throw new GgufFormatException($"{file.Path}: fine-tuning supports the {string.Join(" and ", Architectures.Select(a => $"'{a}'"))} architectures, not '{arch}'");
         var embedding = file.FindTensor("token_embd.weight") ?? throw new GgufFormatException($"{file.Path}: required tensor 'token_embd.weight' is missing");
         var c = ModelHyperparameters.Read(file, checked((int)embedding.Shape[1]));
         int headDim = c.EmbeddingLength / c.HeadCount;
@@ -33,6 +33,7 @@ public static class PretrainedModel
         if (context <= 0) throw new ArgumentException($"ctx must be positive, got {context}");
         var shape = new LlamaShape
         {
+            Architecture = arch,
             Vocab = c.VocabSize,
             Layers = c.BlockCount,
             Dim = c.EmbeddingLength,
@@ -55,7 +56,7 @@ public static class PretrainedModel
         var expected = model.Parameters.Select(p => p.Name).ToHashSet();
         foreach (var tensor in file.Tensors)
             if (!expected.Contains(tensor.Name))
-                throw new GgufFormatException($"{file.Path}: tensor '{tensor.Name}' is not part of the llama architecture that training implements");
+                throw new GgufFormatException($"{file.Path}: tensor '{tensor.Name}' is not part of the {shape.Architecture} architecture that training implements");
         foreach (var p in model.Parameters)
         {
             var tensor = file.FindTensor(p.Name) ?? throw new GgufFormatException($"{file.Path}: required tensor '{p.Name}' is missing");

@@ -22,10 +22,10 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private string Base(bool tied)
+    private string Base(bool tied, string architecture = "llama")
     {
-        string path = _dir.File($"base-{tied}.gguf");
-        TestModelBuilder.Write(path, new TestModelShape { TiedOutput = tied, Context = 64, Seed = 77 }, TestVocabulary.ByteLevel());
+        string path = _dir.File($"base-{architecture}-{tied}.gguf");
+        TestModelBuilder.Write(path, new TestModelShape { Architecture = architecture, TiedOutput = tied, Context = 64, Seed = 77 }, TestVocabulary.ByteLevel());
         return path;
     }
 
@@ -51,11 +51,12 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void An_exported_adapter_gives_the_same_logits_in_our_engine_llama_cpp_the_merged_model_and_training(bool tied)
+    [InlineData("llama", false)]
+    [InlineData("llama", true)]
+    [InlineData("qwen2", true)] // Qwen2.5-0.5B's layout: attention biases, NeoX RoPE, tied output
+    public void An_exported_adapter_gives_the_same_logits_in_our_engine_llama_cpp_the_merged_model_and_training(string architecture, bool tied)
     {
-        string basePath = Base(tied);
+        string basePath = Base(tied, architecture);
         using var baseFile = GgufFile.Open(basePath);
         var shape = PretrainedModel.ReadShape(baseFile, Context);
         Assert.Equal(tied, shape.TiedEmbeddings);
@@ -67,7 +68,7 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
         model.Forward(_compute, tokens, activations);
         float[] training = activations.Logits.ToArray();
 
-        string adapterPath = _dir.File($"adapter-{tied}.gguf");
+        string adapterPath = _dir.File($"adapter-{architecture}-{tied}.gguf");
         GgufExport.WriteAdapter(adapterPath, model, alpha: 8);
         using var withAdapter = ModelLoader.Load(basePath, new CpuKernels(2));
         float[] plain = EngineLogits(withAdapter, tokens);
@@ -77,7 +78,7 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
         float[] llama = reference.AllLogits(tokens);
 
         model.MergeAdapters();
-        string mergedPath = _dir.File($"merged-{tied}.gguf");
+        string mergedPath = _dir.File($"merged-{architecture}-{tied}.gguf");
         GgufExport.WriteFineTuned(mergedPath, model, baseFile);
         using var merged = ModelLoader.Load(mergedPath, new CpuKernels(2));
         Assert.Equal(tied, merged.File.FindTensor("output.weight") is null);
@@ -85,7 +86,7 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
 
         double vsLlama = LogitComparison.RelativeError(llama, ours), vsMerged = LogitComparison.RelativeError(mergedLogits, ours),
             vsTraining = LogitComparison.RelativeError(training, ours), adapterEffect = LogitComparison.RelativeError(plain, ours);
-        output.WriteLine($"tied={tied}: relative error vs llama.cpp {vsLlama:E2}, vs merged {vsMerged:E2}, vs training {vsTraining:E2}; adapter effect {adapterEffect:E2}");
+        output.WriteLine($"{architecture} tied={tied}: relative error vs llama.cpp {vsLlama:E2}, vs merged {vsMerged:E2}, vs training {vsTraining:E2}; adapter effect {adapterEffect:E2}");
         Assert.True(adapterEffect > 1e-2, $"the adapter barely changes the logits ({adapterEffect:E2}), so the comparison proves little");
         Assert.True(vsLlama < 1e-4, $"ours vs llama.cpp with the adapter: {vsLlama:E2}");
         Assert.True(vsMerged < 1e-4, $"adapter vs merged model: {vsMerged:E2}");
@@ -98,10 +99,12 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
         Assert.True(half < 1e-4, $"scale 0.5: ours vs llama.cpp {half:E2}");
     }
 
-    [Fact]
-    public void A_fully_fine_tuned_tied_model_has_the_same_perplexity_in_llama_cpp_as_in_our_engine()
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    public void A_fully_fine_tuned_tied_model_has_the_same_perplexity_in_llama_cpp_as_in_our_engine(string architecture)
     {
-        string basePath = Base(tied: true);
+        string basePath = Base(tied: true, architecture);
         using var baseFile = GgufFile.Open(basePath);
         var model = PretrainedModel.Load(baseFile, PretrainedModel.ReadShape(baseFile, Context));
         var before = model.TokenEmbedding.Value.ToArray();
@@ -109,7 +112,7 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
         // Trained on the start of the text it is scored on, so the perplexity is a sensible number.
         Train(model, steps: 30, Engine.Tokenization.Tokenizer.FromGguf(baseFile).Encode(text, addSpecial: false));
         Assert.NotEqual(before, model.TokenEmbedding.Value);
-        string path = _dir.File("full.gguf");
+        string path = _dir.File($"full-{architecture}.gguf");
         GgufExport.WriteFineTuned(path, model, baseFile);
 
         using var loaded = ModelLoader.Load(path, new CpuKernels(2));
@@ -118,7 +121,7 @@ public sealed class FineTuneExportTests(ITestOutputHelper output) : IDisposable
         var ours = Perplexity.Compute(new InferenceSession(loaded.Model, Context, GgmlType.F32), loaded.Tokenizer, text, Context);
         using var reference = new LlamaCppReference(path, contextSize: Context);
         double theirs = reference.Perplexity(text, Context, loaded.Tokenizer.AddBos, loaded.Tokenizer.BosId);
-        output.WriteLine($"perplexity: ours {ours.Value:F6}, llama.cpp {theirs:F6}");
+        output.WriteLine($"{architecture} perplexity: ours {ours.Value:F6}, llama.cpp {theirs:F6}");
         Assert.True(Math.Abs(ours.Value - theirs) / theirs < 1e-5, $"ours {ours.Value}, llama.cpp {theirs}");
     }
 }
