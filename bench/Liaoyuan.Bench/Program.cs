@@ -2,10 +2,10 @@ using Liaoyuan.Bench;
 using Liaoyuan.Operators.Tensors;
 using Liaoyuan.TestSupport;
 
+// liaoyuan-bench train-speed [-t N] [--steps K] [--shape NAME]   training tok/s and MFU vs the PyTorch figures
 // liaoyuan-bench make-model SHAPE TYPE OUT      write a random-weight model in a real shape
 // liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
 // liaoyuan-bench bandwidth                      memory read bandwidth and the decode limit it implies
-// liaoyuan-bench train-speed [-t N] [--steps K] [--shape NAME]   training tok/s and MFU vs the PyTorch figures
 if (args.Length == 0)
 {
     Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | bandwidth | train-speed [-t N] [--steps K] [--shape NAME]");
@@ -22,11 +22,11 @@ switch (args[0])
         return 0;
     case "compare":
         return SideBySide.Run(args[1..]);
-    case "train-speed":
-        return TrainSpeed.Run(args[1..]);
     case "bandwidth":
         Bandwidth.Report();
         return 0;
+    case "train-speed":
+        return TrainSpeed.Run(args[1..]);
     default:
         Console.Error.WriteLine($"unknown command '{args[0]}'");
         return 2;

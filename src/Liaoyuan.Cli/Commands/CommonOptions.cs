@@ -16,20 +16,20 @@ internal sealed class ModelOptions
         Arity = ArgumentArity.ZeroOrOne,
     };
 
+    public Option<string> Lora { get; } = new("--lora") { Description = "Apply this LoRA adapter GGUF (llama.cpp format, e.g. from `liaoyuan finetune --lora`)" };
+    public Option<float> LoraScale { get; } = new("--lora-scale") { Description = "Strength of the LoRA adapter (default 1)", DefaultValueFactory = _ => 1f };
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: all cores)" };
     public Option<int> Context { get; } = new("--ctx", "-c") { Description = "Context length in tokens (default: the model's, at most 4096)" };
     public Option<string> KvType { get; } = new("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
-    public Option<string> Lora { get; } = new("--lora") { Description = "Apply this LoRA adapter GGUF (llama.cpp format, e.g. from `liaoyuan finetune --lora`)" };
-    public Option<float> LoraScale { get; } = new("--lora-scale") { Description = "Strength of the LoRA adapter (default 1)", DefaultValueFactory = _ => 1f };
 
     public void AddTo(Command command)
     {
         command.Arguments.Add(Model);
+        command.Options.Add(Lora);
+        command.Options.Add(LoraScale);
         command.Options.Add(Threads);
         command.Options.Add(Context);
         command.Options.Add(KvType);
-        command.Options.Add(Lora);
-        command.Options.Add(LoraScale);
     }
 
     public LoadedModel Load(ParseResult parse)

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Liaoyuan.Training.Model;
 
 /// <summary>
@@ -23,6 +25,7 @@ public sealed record LoraSettings
     public float Dropout { get; init; }
     public string[] Targets { get; init; } = ["q", "v"];
 
+    [JsonIgnore]
     public float Scale => Alpha / Rank;
 
     public void Validate()
