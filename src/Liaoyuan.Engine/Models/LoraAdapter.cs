@@ -62,7 +62,10 @@ public static unsafe class LoraAdapter
 {
     private static readonly string[] Projections = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"];
 
-    /// <summary>Reads the adapter at <paramref name="path"/> and applies it to <paramref name="model"/> with <paramref name="scale"/>.</summary>
+    /// <summary>
+    /// Reads the adapter at <paramref name="path"/> and applies it to <paramref name="model"/> with <paramref name="scale"/>,
+    /// replacing any adapter applied before.
+    /// </summary>
     public static void Apply(string path, LoadedModel model, float scale = 1f)
     {
         if (!float.IsFinite(scale)) throw new ArgumentException($"LoRA scale must be a finite number, got {scale}");
