@@ -39,27 +39,27 @@ internal sealed record FinetunePlan
 /// <summary>The flags of `liaoyuan finetune`.</summary>
 internal sealed class FinetuneOptions
 {
-    public Option<string> Model { get; } = new("--model", "-m") { Description = "The base model (a llama-architecture GGUF; quantized weights are dequantized to fp32)", Required = true };
+    public Option<string> Model { get; } = new("--model", "-m") { Description = "The base model (a llama or qwen2 GGUF; quantized weights are dequantized to fp32)", Required = true };
     public Option<string[]> Data { get; } = new("--data") { Description = "Chat data: jsonl, one {\"messages\": [{\"role\", \"content\"}, ...]} per line", Required = true, AllowMultipleArgumentsPerToken = true };
     public Option<string> Eval { get; } = new("--eval") { Description = "Held-out chat jsonl for the held-out assistant-token loss" };
     public Option<string> Out { get; } = new("--out", "-o") { Description = "Output GGUF: the fine-tuned model, or with LoRA and no --merge the adapter", Required = true };
     public Option<int> Ctx { get; } = new("--ctx") { Description = "Tokens per training window (default: the longest conversation rounded up to 64, at most the model's context and 1024)" };
-    public Option<int> Batch { get; } = new("--batch") { Description = "Sequences per micro-batch (default 8)", DefaultValueFactory = _ => 8 };
-    public Option<int> Accum { get; } = new("--accum") { Description = "Micro-batches accumulated per step (default 1)", DefaultValueFactory = _ => 1 };
+    public Option<int> Batch { get; } = new("--batch") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => 8 };
+    public Option<int> Accum { get; } = new("--accum") { Description = "Micro-batches accumulated per step", DefaultValueFactory = _ => 1 };
     public Option<int> Steps { get; } = new("--steps") { Description = "Optimizer steps (default: --epochs passes over the data)" };
-    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the data when --steps is not given (default 1)", DefaultValueFactory = _ => 1 };
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "Passes over the data when --steps is not given", DefaultValueFactory = _ => 1 };
     public Option<float> Lr { get; } = new("--lr") { Description = "Peak learning rate (default 5e-5, with LoRA 1e-3)" };
-    public Option<float> MinLr { get; } = new("--min-lr") { Description = "Learning rate at the end of the cosine decay (default lr/10)", DefaultValueFactory = _ => -1f };
-    public Option<int> Warmup { get; } = new("--warmup") { Description = "Linear warmup steps (default min(100, steps/10))", DefaultValueFactory = _ => -1 };
+    public Option<float> MinLr { get; } = new("--min-lr") { Description = "Learning rate at the end of the cosine decay (default lr/10)" };
+    public Option<int> Warmup { get; } = new("--warmup") { Description = "Linear warmup steps (default min(100, steps/10))" };
     public Option<float> WeightDecay { get; } = new("--weight-decay") { Description = "AdamW decoupled weight decay (default 0)" };
-    public Option<float> Clip { get; } = new("--clip") { Description = "Global gradient-norm clip, 0 = off (default 1)", DefaultValueFactory = _ => 1f };
-    public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed for data order and LoRA initialisation (default 1)", DefaultValueFactory = _ => 1UL };
+    public Option<float> Clip { get; } = new("--clip") { Description = "Global gradient-norm clip, 0 = off", DefaultValueFactory = _ => 1f };
+    public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed for data order and LoRA initialisation", DefaultValueFactory = _ => 1UL };
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: all cores; results do not depend on it)" };
     public Option<bool> F16 { get; } = new("--f16") { Description = "Write a full model's matrices as F16 instead of F32" };
     public Option<bool> Pack { get; } = new("--pack") { Description = "Pack several conversations into each window instead of padding each to --ctx" };
-    public Option<int> EvalEvery { get; } = new("--eval-every") { Description = "Held-out loss every N steps (default 50)", DefaultValueFactory = _ => 50 };
-    public Option<int> EvalBatches { get; } = new("--eval-batches") { Description = "Batches of held-out data per evaluation (default 16)", DefaultValueFactory = _ => 16 };
-    public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Checkpoint every N steps (default 100)", DefaultValueFactory = _ => 100 };
+    public Option<int> EvalEvery { get; } = new("--eval-every") { Description = "Held-out loss every N steps", DefaultValueFactory = _ => 50 };
+    public Option<int> EvalBatches { get; } = new("--eval-batches") { Description = "Batches of held-out data per evaluation", DefaultValueFactory = _ => 16 };
+    public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Checkpoint every N steps", DefaultValueFactory = _ => 100 };
     public Option<string> Checkpoint { get; } = new("--checkpoint") { Description = "Checkpoint file (default: the output path + .ckpt)" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run saved in the checkpoint (same model and data)" };
     public Option<bool> Lora { get; } = new("--lora") { Description = "Train a LoRA adapter instead of every weight (implied by any --lora-* flag)" };
@@ -121,8 +121,8 @@ internal sealed class FinetuneOptions
             Steps = Given(Steps) ? parse.GetValue(Steps) : null,
             Epochs = parse.GetValue(Epochs),
             LearningRate = Given(Lr) ? parse.GetValue(Lr) : null,
-            MinLearningRate = parse.GetValue(MinLr),
-            Warmup = parse.GetValue(Warmup),
+            MinLearningRate = Given(MinLr) ? parse.GetValue(MinLr) : -1f,
+            Warmup = Given(Warmup) ? parse.GetValue(Warmup) : -1,
             WeightDecay = parse.GetValue(WeightDecay),
             Clip = parse.GetValue(Clip),
             Seed = parse.GetValue(Seed),
