@@ -2,6 +2,7 @@ using Liaoyuan.Bench;
 using Liaoyuan.Operators.Tensors;
 using Liaoyuan.TestSupport;
 
+// liaoyuan-bench train-speed [-t N] [--steps K] [--shape NAME]   training tok/s and MFU vs the PyTorch figures
 // liaoyuan-bench make-model SHAPE TYPE OUT      write a random-weight model in a real shape
 // liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
 // liaoyuan-bench kernels [-t N] [-r R] [-b B] [--types F16,Q8_0]   one matmul per type, best and median times
@@ -10,7 +11,7 @@ using Liaoyuan.TestSupport;
 //                                               concurrent streaming clients against the HTTP server
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options]");
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options] | train-speed [-t N] [--steps K] [--shape NAME]");
     return 2;
 }
 switch (args[0])
@@ -31,6 +32,8 @@ switch (args[0])
     case "bandwidth":
         Bandwidth.Report();
         return 0;
+    case "train-speed":
+        return TrainSpeed.Run(args[1..]);
     default:
         Console.Error.WriteLine($"unknown command '{args[0]}'");
         return 2;

@@ -29,6 +29,7 @@ public static class LiaoyuanCommand
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), BenchCommand.Create(terminal),
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
+                     FinetuneCommand.Create(terminal),
                      TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
                      StoreCommands.Pull(terminal), StoreCommands.List(terminal), StoreCommands.Remove(terminal), StoreCommands.Show(terminal),
                      AppsCommand.Create(terminal),

@@ -2,9 +2,15 @@ using System.Text.Json.Serialization;
 
 namespace Liaoyuan.Training.Model;
 
-/// <summary>The architecture hyperparameters of a `llama` model being trained.</summary>
+/// <summary>
+/// The architecture hyperparameters of a model being trained: `llama`, or `qwen2` (the same decoder with biases on
+/// the Q, K and V projections and NeoX-layout RoPE).
+/// </summary>
 public sealed record LlamaShape
 {
+    public const string Llama = "llama", Qwen2 = "qwen2";
+
+    public string Architecture { get; init; } = Llama;
     public required int Vocab { get; init; }
     public required int Layers { get; init; }
     public required int Dim { get; init; }
@@ -14,7 +20,13 @@ public sealed record LlamaShape
     public required int Context { get; init; }
     public float RmsEpsilon { get; init; } = 1e-5f;
     public float RopeBase { get; init; } = 10000f;
+    /// <summary>The output projection is the token embedding matrix (no output.weight), as in Qwen2.5-0.5B.</summary>
+    public bool TiedEmbeddings { get; init; }
 
+    [JsonIgnore]
+    public bool AttentionBiases => Architecture == Qwen2;
+    [JsonIgnore]
+    public bool NeoXRope => Architecture == Qwen2;
     [JsonIgnore]
     public int HeadDim => Dim / Heads;
     [JsonIgnore]
@@ -29,6 +41,7 @@ public sealed record LlamaShape
         {
             if (value <= 0) throw new ArgumentException($"{name} must be positive, got {value}");
         }
+        if (Architecture is not (Llama or Qwen2)) throw new ArgumentException($"architecture '{Architecture}' cannot be trained (llama, qwen2)");
         Positive(Vocab, "vocab"); Positive(Layers, "layers"); Positive(Dim, "dim"); Positive(Heads, "heads");
         Positive(KvHeads, "kv-heads"); Positive(FeedForward, "ffn"); Positive(Context, "ctx");
         if (Dim % Heads != 0) throw new ArgumentException($"dim {Dim} is not a multiple of heads {Heads}");

@@ -10,10 +10,13 @@ public sealed class ModelGradientTests
     /// tensor: catches wiring mistakes (a missing residual, a swapped operand) that the per-op checks cannot.
     /// Weights are scaled up from the 0.02 initialisation so the gradients stand well above fp32 rounding.
     /// </summary>
-    [Fact]
-    public void Every_parameter_gradient_matches_finite_differences_of_the_loss()
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    public void Every_parameter_gradient_matches_finite_differences_of_the_loss(string architecture)
     {
-        var model = TinyModels.Create(context: 8);
+        var model = new LlamaTrainingModel(TinyModels.Shape(context: 8) with { Architecture = architecture });
+        model.Initialize(new TrainingRandom(7));
         var random = new TrainingRandom(99);
         foreach (var p in model.Parameters)
             for (int i = 0; i < p.Value.Length; i++)

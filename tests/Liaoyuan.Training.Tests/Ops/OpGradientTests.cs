@@ -68,20 +68,37 @@ public sealed class OpGradientTests
         Compare("dw", w64, Loss, dw);
     }
 
-    [Fact]
-    public void Rope_backward_matches_finite_differences()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Rope_backward_matches_finite_differences(bool neox)
     {
         const int context = 5, rows = 10, heads = 3, headDim = 8;
-        var rope = new Rope(headDim, context, 10000f);
+        var rope = new Rope(headDim, context, 10000f, neox);
         float[] x = Random(rows * heads * headDim, 9), upstream = Random(x.Length, 10);
         var y = (float[])x.Clone();
         rope.Forward(_compute, y, rows, heads);
         double[] x64 = Widen(x), up64 = Widen(upstream);
-        Close("y", y, ReferenceOps.Rope(x64, rows, heads, headDim, context, 10000.0));
+        Close("y", y, ReferenceOps.Rope(x64, rows, heads, headDim, context, 10000.0, neox));
 
         var dx = (float[])upstream.Clone();
         rope.Backward(_compute, dx, rows, heads);
-        Compare("dx", x64, () => ReferenceOps.Project(ReferenceOps.Rope(x64, rows, heads, headDim, context, 10000.0), up64), dx);
+        Compare("dx", x64, () => ReferenceOps.Project(ReferenceOps.Rope(x64, rows, heads, headDim, context, 10000.0, neox), up64), dx);
+    }
+
+    [Fact]
+    public void Bias_backward_matches_finite_differences()
+    {
+        const int rows = 70, width = 67; // more rows than one part and more columns than one slice
+        float[] y = Random(rows * width, 31), bias = Random(width, 32), upstream = Random(rows * width, 33);
+        var output = (float[])y.Clone();
+        Bias.Forward(_compute, output, bias, rows);
+        double[] y64 = Widen(y), b64 = Widen(bias), up64 = Widen(upstream);
+        double[] Reference() => y64.Select((v, i) => v + b64[i % width]).ToArray();
+        Close("y", output, Reference());
+        var grad = new float[width];
+        Bias.Backward(_compute, upstream, grad, rows);
+        Compare("db", b64, () => ReferenceOps.Project(Reference(), up64), grad);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ internal static class ReferenceOps
         return y;
     }
 
-    public static double[] Rope(double[] x, int rows, int heads, int headDim, int context, double freqBase)
+    public static double[] Rope(double[] x, int rows, int heads, int headDim, int context, double freqBase, bool neox = false)
     {
         var y = (double[])x.Clone();
         for (int r = 0; r < rows; r++)
@@ -41,10 +41,10 @@ internal static class ReferenceOps
                 for (int i = 0; i < headDim / 2; i++)
                 {
                     double angle = r % context * Math.Pow(freqBase, -2.0 * i / headDim);
-                    int at = r * heads * headDim + h * headDim + 2 * i;
-                    double a = x[at], b = x[at + 1];
+                    int at = r * heads * headDim + h * headDim + (neox ? i : 2 * i), partner = at + (neox ? headDim / 2 : 1);
+                    double a = x[at], b = x[partner];
                     y[at] = a * Math.Cos(angle) - b * Math.Sin(angle);
-                    y[at + 1] = a * Math.Sin(angle) + b * Math.Cos(angle);
+                    y[partner] = a * Math.Sin(angle) + b * Math.Cos(angle);
                 }
         return y;
     }
