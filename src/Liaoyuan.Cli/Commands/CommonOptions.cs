@@ -28,9 +28,12 @@ internal sealed class ModelOptions
         command.Options.Add(KvType);
     }
 
-    public LoadedModel Load(ParseResult parse)
+    public LoadedModel Load(ParseResult parse) => LoadPath(parse, parse.GetValue(Model));
+
+    /// <summary>Loads <paramref name="given"/>, or the default model when it is null.</summary>
+    public LoadedModel LoadPath(ParseResult parse, string? given)
     {
-        string path = ModelLocator.Resolve(parse.GetValue(Model));
+        string path = ModelLocator.Resolve(given);
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new UserInputException($"--threads must be ≥ 0, got {threads}");
         return ModelLoader.Load(path, new CpuKernels(threads));
