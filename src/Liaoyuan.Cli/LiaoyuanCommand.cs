@@ -29,7 +29,7 @@ public static class LiaoyuanCommand
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
                      ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), EvalCommand.Create(terminal), BenchCommand.Create(terminal),
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
-                     TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
+                     TrainCommand.Create(terminal), FinetuneCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),
                  })
         {
             root.Subcommands.Add(command);

@@ -32,7 +32,7 @@ internal static class Checkpoint
             foreach (double loss in trainer.TrainLosses) w.Write(loss);
             w.Write(trainer.Evaluations.Count);
             foreach (var e in trainer.Evaluations) { w.Write(e.Step); w.Write(e.Loss); }
-            var parameters = trainer.Model.Parameters;
+            var parameters = trainer.Optimizer.Parameters;
             w.Write(parameters.Count);
             for (int i = 0; i < parameters.Count; i++)
             {
@@ -67,8 +67,8 @@ internal static class Checkpoint
             for (int i = 0; i < losses.Length; i++) losses[i] = r.ReadDouble();
             var evaluations = new EvaluationPoint[r.ReadInt32()];
             for (int i = 0; i < evaluations.Length; i++) evaluations[i] = new EvaluationPoint(r.ReadInt64(), r.ReadDouble());
-            var parameters = trainer.Model.Parameters;
-            if (r.ReadInt32() != parameters.Count) throw new InvalidDataException($"{path}: parameter count does not match the model");
+            var parameters = trainer.Optimizer.Parameters;
+            if (r.ReadInt32() != parameters.Count) throw new InvalidDataException($"{path}: parameter count does not match the model (a different base model or LoRA setting?)");
             for (int i = 0; i < parameters.Count; i++)
             {
                 string name = r.ReadString();

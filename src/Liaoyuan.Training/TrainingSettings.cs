@@ -22,6 +22,8 @@ public sealed record TrainingSettings
     /// <summary>Global gradient-norm limit; 0 turns clipping off.</summary>
     public float GradientClip { get; init; } = 1.0f;
     public ulong Seed { get; init; } = 1;
+    /// <summary>LoRA fine-tuning (base frozen, adapters trained); null trains every parameter.</summary>
+    public LoraSettings? Lora { get; init; }
 
     [JsonIgnore]
     public LearningRateSchedule Schedule => new(LearningRate, MinLearningRate >= 0 ? MinLearningRate : LearningRate / 10,
@@ -35,5 +37,6 @@ public sealed record TrainingSettings
         if (Steps <= 0) throw new ArgumentException($"steps must be positive, got {Steps}");
         if (!(LearningRate > 0)) throw new ArgumentException($"learning rate must be positive, got {LearningRate}");
         if (GradientClip < 0) throw new ArgumentException($"gradient clip must be ≥ 0, got {GradientClip}");
+        Lora?.Validate();
     }
 }

@@ -7,6 +7,7 @@ namespace Liaoyuan.TestSupport;
 /// <summary>
 /// llama.cpp (through LLamaSharp's CPU backend) run on the same GGUF file, as the reference our engine must match.
 /// Attention runs without flash attention so its arithmetic is plain float32 (or the F16 cache) like ours.
+/// With <c>loraPath</c>, llama.cpp applies that LoRA adapter GGUF at <c>loraScale</c> to every evaluation.
 /// </summary>
 public sealed class LlamaCppReference : IDisposable
 {
@@ -14,7 +15,7 @@ public sealed class LlamaCppReference : IDisposable
     private readonly LLamaWeights _weights;
     private readonly LLamaContext _context;
 
-    public LlamaCppReference(string path, int contextSize = 256, bool f32Cache = true, int threads = 2)
+    public LlamaCppReference(string path, int contextSize = 256, bool f32Cache = true, int threads = 2, string? loraPath = null, float loraScale = 1f)
     {
         lock (LoadLock)
         {
@@ -35,6 +36,11 @@ public sealed class LlamaCppReference : IDisposable
         _weights = LLamaWeights.LoadFromFile(parameters);
         _context = _weights.CreateContext(parameters);
         VocabSize = _weights.Vocab.Count;
+        if (loraPath is not null)
+        {
+            var adapter = _weights.NativeHandle.LoadLoraFromFile(loraPath);
+            _context.NativeHandle.SetLoraAdapters([(adapter, loraScale)]);
+        }
     }
 
     public int VocabSize { get; }

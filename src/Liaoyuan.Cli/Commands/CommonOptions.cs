@@ -19,6 +19,8 @@ internal sealed class ModelOptions
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: all cores)" };
     public Option<int> Context { get; } = new("--ctx", "-c") { Description = "Context length in tokens (default: the model's, at most 4096)" };
     public Option<string> KvType { get; } = new("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
+    public Option<string> Lora { get; } = new("--lora") { Description = "Apply this LoRA adapter GGUF (llama.cpp format, e.g. from `liaoyuan finetune --lora`)" };
+    public Option<float> LoraScale { get; } = new("--lora-scale") { Description = "Strength of the LoRA adapter (default 1)", DefaultValueFactory = _ => 1f };
 
     public void AddTo(Command command)
     {
@@ -26,6 +28,8 @@ internal sealed class ModelOptions
         command.Options.Add(Threads);
         command.Options.Add(Context);
         command.Options.Add(KvType);
+        command.Options.Add(Lora);
+        command.Options.Add(LoraScale);
     }
 
     public LoadedModel Load(ParseResult parse) => LoadPath(parse, parse.GetValue(Model));
@@ -36,7 +40,21 @@ internal sealed class ModelOptions
         string path = ModelLocator.Resolve(given);
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new UserInputException($"--threads must be ≥ 0, got {threads}");
-        return ModelLoader.Load(path, new CpuKernels(threads));
+        string? lora = parse.GetValue(Lora);
+        float loraScale = parse.GetValue(LoraScale);
+        if (lora is not null && !File.Exists(lora)) throw new UserInputException($"{lora}: no such file");
+        if (lora is null && parse.GetResult(LoraScale) is { Implicit: false }) throw new UserInputException("--lora-scale needs --lora ADAPTER.gguf");
+        var model = ModelLoader.Load(path, new CpuKernels(threads));
+        try
+        {
+            if (lora is not null) LoraAdapter.Apply(lora, model, loraScale);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     public InferenceSession Session(ParseResult parse, LoadedModel model, int? contextOverride = null)

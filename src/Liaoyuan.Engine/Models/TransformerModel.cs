@@ -126,8 +126,20 @@ public abstract class TransformerModel
 
     // ---- building blocks shared by the architectures ----
 
-    protected void MatMul(in WeightMatrix w, float[] x, float[] y, int tokens) =>
+    /// <summary>y = W·x, plus a LoRA adapter's low-rank update when one targets W.</summary>
+    protected unsafe void MatMul(in WeightMatrix w, float[] x, float[] y, int tokens)
+    {
         Kernels.MatMul(w, x.AsSpan(0, tokens * w.Columns), y.AsSpan(0, tokens * w.Rows), tokens);
+        if (_lowRank.TryGetValue((nint)w.Data, out var update)) update.AddTo(Kernels, x, y, tokens);
+    }
+
+    /// <summary>
+    /// Low-rank updates (a LoRA adapter, see <see cref="LoraAdapter"/>) keyed by the address of the mapped weight
+    /// they add to; the weights themselves are never modified. An empty map removes the adapter.
+    /// </summary>
+    public void UseLowRankUpdates(IReadOnlyDictionary<nint, LowRankUpdate> updates) => _lowRank = updates;
+
+    private IReadOnlyDictionary<nint, LowRankUpdate> _lowRank = new Dictionary<nint, LowRankUpdate>();
 
     protected void AddBias(float[] x, float[]? bias, int tokens)
     {

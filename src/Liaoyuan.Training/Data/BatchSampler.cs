@@ -4,13 +4,13 @@ namespace Liaoyuan.Training.Data;
 public sealed record DataCursor(long Epoch, int Position, ulong[] ShuffleState);
 
 /// <summary>
-/// Cuts a token stream into non-overlapping windows of context + 1 tokens (inputs and their next-token targets)
-/// and serves them in a fresh random order each epoch. The order of an epoch is drawn from the RNG state saved
+/// Serves the windows of a <see cref="TrainingWindows"/> (for a token stream: non-overlapping windows of context + 1
+/// tokens, inputs and their next-token targets) in a fresh random order each epoch. The order of an epoch is drawn from the RNG state saved
 /// at its start, so a cursor of (epoch, position, that state) reproduces every later batch.
 /// </summary>
 public sealed class BatchSampler
 {
-    private readonly TokenSource _tokens;
+    private readonly TrainingWindows _windows;
     private readonly int _context;
     private int[] _order = [];
     private TrainingRandom _random;
@@ -22,11 +22,25 @@ public sealed class BatchSampler
     }
 
     public BatchSampler(TokenSource tokens, int context, DataCursor cursor)
+        : this(StreamOfAtLeastOneWindow(tokens, context), cursor)
     {
-        _tokens = tokens;
-        _context = context;
-        Windows = (int)Math.Min(int.MaxValue, (tokens.Length - 1) / context);
-        if (Windows < 1) throw new ArgumentException($"the data has {tokens.Length} tokens, fewer than one window of {context + 1}");
+    }
+
+    private static StreamWindows StreamOfAtLeastOneWindow(TokenSource tokens, int context) =>
+        tokens.Length - 1 >= context ? new StreamWindows(tokens, context)
+            : throw new ArgumentException($"the data has {tokens.Length} tokens, fewer than one window of {context + 1}");
+
+    public BatchSampler(TrainingWindows windows, ulong seed)
+        : this(windows, new DataCursor(0, 0, new TrainingRandom(seed).State))
+    {
+    }
+
+    public BatchSampler(TrainingWindows windows, DataCursor cursor)
+    {
+        _windows = windows;
+        _context = windows.Context;
+        Windows = windows.Count;
+        if (Windows < 1) throw new ArgumentException("the data has no training window");
         if (cursor.Position < 0 || cursor.Position > Windows)
             throw new InvalidDataException($"the data cursor (window {cursor.Position}) is past the {Windows} windows of this data; did the training data change since the checkpoint?");
         Epoch = cursor.Epoch;
@@ -56,9 +70,7 @@ public sealed class BatchSampler
                 _epochState = _random.State;
                 Shuffle();
             }
-            long start = (long)_order[Position++] * _context;
-            _tokens.CopyTo(start, tokens.AsSpan(b * _context, _context));
-            _tokens.CopyTo(start + 1, targets.AsSpan(b * _context, _context));
+            _windows.CopyTo(_order[Position++], tokens.AsSpan(b * _context, _context), targets.AsSpan(b * _context, _context));
         }
         return (tokens, targets);
     }
@@ -76,19 +88,27 @@ public sealed class BatchSampler
     }
 
     /// <summary>Up to <paramref name="batches"/> batches of consecutive windows in stream order: a fixed held-out set.</summary>
-    public static IEnumerable<(int[] Tokens, int[] Targets)> Sequential(TokenSource tokens, int context, int sequences, int batches)
+    public static IEnumerable<(int[] Tokens, int[] Targets)> Sequential(TokenSource tokens, int context, int sequences, int batches) =>
+        Sequential(new StreamWindows(tokens, context), sequences, batches);
+
+    /// <summary>
+    /// Up to <paramref name="batches"/> batches of the windows in order: a fixed held-out set. With
+    /// <paramref name="padLastBatch"/> a last, partial batch is filled with unscored windows rather than left out.
+    /// </summary>
+    public static IEnumerable<(int[] Tokens, int[] Targets)> Sequential(TrainingWindows windows, int sequences, int batches, bool padLastBatch = false)
     {
-        long windows = (tokens.Length - 1) / context;
-        int used = (int)Math.Min(batches, windows / sequences);
+        int context = windows.Context;
+        int full = windows.Count / sequences;
+        int used = Math.Min(batches, padLastBatch ? (windows.Count + sequences - 1) / sequences : full);
         for (int batch = 0; batch < used; batch++)
         {
             var x = new int[sequences * context];
             var y = new int[sequences * context];
             for (int b = 0; b < sequences; b++)
             {
-                long start = (long)(batch * sequences + b) * context;
-                tokens.CopyTo(start, x.AsSpan(b * context, context));
-                tokens.CopyTo(start + 1, y.AsSpan(b * context, context));
+                int index = batch * sequences + b;
+                if (index < windows.Count) windows.CopyTo(index, x.AsSpan(b * context, context), y.AsSpan(b * context, context));
+                else Array.Fill(y, Ops.CrossEntropy.Ignored, b * context, context);
             }
             yield return (x, y);
         }

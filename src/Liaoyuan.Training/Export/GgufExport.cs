@@ -9,14 +9,14 @@ namespace Liaoyuan.Training.Export;
 /// <summary>
 /// Writes a trained model as a `llama` GGUF that llama.cpp and our engine load: the hyperparameter keys llama.cpp
 /// reads, the tokenizer's fields, and the tensors under their llama.cpp names. Matrices are F32 or F16; norm gains
-/// stay F32 as llama.cpp's converters keep them.
+/// stay F32 as llama.cpp's converters keep them. A tied model has no output.weight (llama.cpp and the engine then
+/// use token_embd.weight for the output projection).
 /// </summary>
 public static class GgufExport
 {
     public static void Write(string path, LlamaTrainingModel model, Action<GgufWriter> writeTokenizer, GgmlType matrixType = GgmlType.F32, string name = "liaoyuan")
     {
-        if (matrixType is not (GgmlType.F32 or GgmlType.F16))
-            throw new ArgumentException($"export writes F32 or F16 matrices, not {matrixType}", nameof(matrixType));
+        CheckMatrixType(matrixType);
         var s = model.Shape;
         var w = new GgufWriter();
         w.Set("general.architecture", "llama");
@@ -34,12 +34,57 @@ public static class GgufExport
         w.Set("llama.rope.dimension_count", (uint)s.HeadDim);
         w.Set("llama.vocab_size", (uint)s.Vocab);
         writeTokenizer(w);
-        foreach (var p in model.Parameters)
+        AddTensors(w, model.Parameters, matrixType);
+        w.Write(path);
+    }
+
+    /// <summary>
+    /// Writes a fine-tuned model: every metadata entry of the base file it came from (tokenizer, chat template,
+    /// context length, ...) and the model's tensors.
+    /// </summary>
+    public static void WriteFineTuned(string path, LlamaTrainingModel model, GgufFile baseModel, GgmlType matrixType = GgmlType.F32)
+    {
+        CheckMatrixType(matrixType);
+        if (model.Adapters.Count > 0) throw new ArgumentException("merge the LoRA adapters before writing a full model, or write the adapter");
+        var w = new GgufWriter();
+        foreach (var (key, value) in baseModel.MetadataList)
+            if (key is not ("general.file_type" or "general.alignment")) w.Set(key, value);
+        w.Set("general.file_type", matrixType == GgmlType.F16 ? 1u : 0u);
+        AddTensors(w, model.Parameters, matrixType);
+        w.Write(path);
+    }
+
+    /// <summary>
+    /// Writes the model's LoRA pairs as a llama.cpp LoRA adapter: general.type "adapter", adapter.type "lora",
+    /// adapter.lora.alpha, and each pair as &lt;base tensor&gt;.lora_a [in, rank] and .lora_b [rank, out] in F32.
+    /// llama.cpp scales B·A by alpha / rank (rank read from lora_b), as training did.
+    /// </summary>
+    public static void WriteAdapter(string path, LlamaTrainingModel model, float alpha, string name = "liaoyuan-lora")
+    {
+        if (model.Adapters.Count == 0) throw new ArgumentException("the model has no LoRA adapters to write");
+        var w = new GgufWriter();
+        w.Set("general.architecture", PretrainedModel.Architecture);
+        w.Set("general.type", "adapter");
+        w.Set("general.name", name);
+        w.Set("adapter.type", "lora");
+        w.Set("adapter.lora.alpha", alpha);
+        AddTensors(w, model.Adapters.SelectMany(a => new[] { a.A, a.B }), GgmlType.F32);
+        w.Write(path);
+    }
+
+    private static void CheckMatrixType(GgmlType matrixType)
+    {
+        if (matrixType is not (GgmlType.F32 or GgmlType.F16))
+            throw new ArgumentException($"export writes F32 or F16 matrices, not {matrixType}", nameof(matrixType));
+    }
+
+    private static void AddTensors(GgufWriter w, IEnumerable<Parameter> parameters, GgmlType matrixType)
+    {
+        foreach (var p in parameters)
         {
             var type = p.Shape.Length == 1 ? GgmlType.F32 : matrixType;
             w.AddTensor(p.Name, type, p.Shape, Encode(p, type));
         }
-        w.Write(path);
     }
 
     private static byte[] Encode(Parameter p, GgmlType type)

@@ -14,6 +14,8 @@ public sealed record LlamaShape
     public required int Context { get; init; }
     public float RmsEpsilon { get; init; } = 1e-5f;
     public float RopeBase { get; init; } = 10000f;
+    /// <summary>The output projection is the token embedding matrix (no output.weight), as in Qwen2.5-0.5B.</summary>
+    public bool TiedEmbeddings { get; init; }
 
     [JsonIgnore]
     public int HeadDim => Dim / Heads;

@@ -31,6 +31,13 @@ public sealed class LlamaLayerParameters
     public Parameter Down { get; }
 
     public IEnumerable<Parameter> All => [AttentionNorm, Query, Key, Value, AttentionOutput, FeedForwardNorm, Gate, Up, Down];
+
+    /// <summary>The projection a LoRA target name ("q", "down", ...) stands for.</summary>
+    public Parameter Target(string name) => name switch
+    {
+        "q" => Query, "k" => Key, "v" => Value, "o" => AttentionOutput, "gate" => Gate, "up" => Up, "down" => Down,
+        _ => throw new ArgumentException($"unknown LoRA target '{name}'"),
+    };
 }
 
 /// <summary>
@@ -39,12 +46,15 @@ public sealed class LlamaLayerParameters
 ///   hₗ = xₗ + W_o · Attn(RoPE(W_q · norm(xₗ)), RoPE(W_k · norm(xₗ)), W_v · norm(xₗ))
 ///   xₗ₊₁ = hₗ + W_down · (silu(W_gate · norm(hₗ)) ⊙ W_up · norm(hₗ))
 ///   logits = W_out · norm(x_L),  loss = cross-entropy(logits, next tokens)
-/// Parameters are kept in llama.cpp's tensor layout, so export is a copy.
+/// Parameters are kept in llama.cpp's tensor layout, so export is a copy. With tied embeddings W_out is E itself
+/// and both uses add to its one gradient. With LoRA attached, every projection W with an adapter computes
+/// W·x + s·B·A·x (<see cref="LowRankAdapter"/>) and the base weights are frozen.
 /// </summary>
 public sealed class LlamaTrainingModel
 {
     private readonly Rope _rope;
     private readonly AttentionShape _attention;
+    private readonly Dictionary<Parameter, LowRankAdapter> _adapters = [];
 
     public LlamaTrainingModel(LlamaShape shape)
     {
@@ -53,8 +63,10 @@ public sealed class LlamaTrainingModel
         TokenEmbedding = new Parameter("token_embd.weight", [shape.Dim, shape.Vocab], decay: true);
         Layers = Enumerable.Range(0, shape.Layers).Select(l => new LlamaLayerParameters(l, shape)).ToArray();
         OutputNorm = new Parameter("output_norm.weight", [shape.Dim], decay: false);
-        Output = new Parameter("output.weight", [shape.Dim, shape.Vocab], decay: true);
-        Parameters = [TokenEmbedding, .. Layers.SelectMany(l => l.All), OutputNorm, Output];
+        Output = shape.TiedEmbeddings ? TokenEmbedding : new Parameter("output.weight", [shape.Dim, shape.Vocab], decay: true);
+        Parameters = shape.TiedEmbeddings
+            ? [TokenEmbedding, .. Layers.SelectMany(l => l.All), OutputNorm]
+            : [TokenEmbedding, .. Layers.SelectMany(l => l.All), OutputNorm, Output];
         _rope = new Rope(shape.HeadDim, shape.Context, shape.RopeBase);
         _attention = new AttentionShape(shape.Heads, shape.KvHeads, shape.HeadDim, shape.Context);
     }
@@ -64,8 +76,43 @@ public sealed class LlamaTrainingModel
     public LlamaLayerParameters[] Layers { get; }
     public Parameter OutputNorm { get; }
     public Parameter Output { get; }
+    /// <summary>The model's own tensors (what a full GGUF holds), each once even when tied.</summary>
     public IReadOnlyList<Parameter> Parameters { get; }
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
+    /// <summary>The LoRA pairs, in layer order then target order; empty without LoRA.</summary>
+    public List<LowRankAdapter> Adapters { get; } = [];
+    /// <summary>What the optimizer updates: the unfrozen tensors and every adapter's A and B.</summary>
+    public IReadOnlyList<Parameter> TrainableParameters =>
+        [.. Parameters.Where(p => !p.Frozen), .. Adapters.SelectMany(a => new[] { a.A, a.B })];
+
+    /// <summary>
+    /// Freezes the model and adds a LoRA pair to each targeted projection of every layer, initialised from
+    /// <paramref name="random"/> (A random, B zero).
+    /// </summary>
+    public void AttachLora(LoraSettings settings, TrainingRandom random)
+    {
+        settings.Validate();
+        if (Adapters.Count > 0) throw new InvalidOperationException("LoRA is already attached");
+        foreach (var p in Parameters) p.Frozen = true;
+        ulong site = 0;
+        foreach (var layer in Layers)
+            foreach (string target in LoraSettings.TargetTensors.Keys.Where(settings.Targets.Contains))
+            {
+                var weight = layer.Target(target);
+                var adapter = new LowRankAdapter(weight, settings.Rank, settings.Alpha, settings.Dropout, site++);
+                adapter.Initialize(random);
+                Adapters.Add(adapter);
+                _adapters.Add(weight, adapter);
+            }
+    }
+
+    /// <summary>Folds every adapter into its base weight (W += s·B·A) and removes the adapters.</summary>
+    public void MergeAdapters()
+    {
+        foreach (var adapter in Adapters) adapter.MergeInto(adapter.Weight.Value);
+        Adapters.Clear();
+        _adapters.Clear();
+    }
 
     /// <summary>
     /// GPT-2 / Llama initialisation: matrices N(0, 0.02), the two projections that write into the residual stream
@@ -90,10 +137,17 @@ public sealed class LlamaTrainingModel
     public void ZeroGradients()
     {
         foreach (var p in Parameters) Array.Clear(p.Gradient);
+        foreach (var adapter in Adapters)
+        {
+            Array.Clear(adapter.A.Gradient);
+            Array.Clear(adapter.B.Gradient);
+        }
     }
 
     /// <summary>Runs the forward pass; <see cref="Activations.Logits"/> then holds rows × vocab logits.</summary>
-    public void Forward(Compute compute, int[] tokens, Activations a)
+    public void Forward(Compute compute, int[] tokens, Activations a) => Forward(compute, tokens, a, dropoutPass: null);
+
+    private void Forward(Compute compute, int[] tokens, Activations a, long? dropoutPass)
     {
         var s = Shape;
         int n = a.Rows;
@@ -106,20 +160,20 @@ public sealed class LlamaTrainingModel
             float[] output = l + 1 < Layers.Length ? a.Layers[l + 1].Input : a.Final;
 
             RmsNorm.Forward(compute, act.Input, w.AttentionNorm.Value, s.RmsEpsilon, act.AttentionNormed, act.AttentionRms, n);
-            MatMul.Forward(compute, act.AttentionNormed, w.Query.Value, act.Query, n, s.Dim, s.QueryWidth);
-            MatMul.Forward(compute, act.AttentionNormed, w.Key.Value, act.Key, n, s.Dim, s.KeyWidth);
-            MatMul.Forward(compute, act.AttentionNormed, w.Value.Value, act.Value, n, s.Dim, s.KeyWidth);
+            Project(compute, act.AttentionNormed, w.Query, dropoutPass, act.Query, n, s.Dim, s.QueryWidth);
+            Project(compute, act.AttentionNormed, w.Key, dropoutPass, act.Key, n, s.Dim, s.KeyWidth);
+            Project(compute, act.AttentionNormed, w.Value, dropoutPass, act.Value, n, s.Dim, s.KeyWidth);
             _rope.Forward(compute, act.Query, n, s.Heads);
             _rope.Forward(compute, act.Key, n, s.KvHeads);
             Attention.Forward(compute, act.Query, act.Key, act.Value, act.Attended, act.Probabilities, a.Sequences, _attention);
-            MatMul.Forward(compute, act.Attended, w.AttentionOutput.Value, a.Projected, n, s.QueryWidth, s.Dim);
+            Project(compute, act.Attended, w.AttentionOutput, dropoutPass, a.Projected, n, s.QueryWidth, s.Dim);
             VectorMath.Add(act.Input, a.Projected, act.Middle);
 
             RmsNorm.Forward(compute, act.Middle, w.FeedForwardNorm.Value, s.RmsEpsilon, act.FeedForwardNormed, act.FeedForwardRms, n);
-            MatMul.Forward(compute, act.FeedForwardNormed, w.Gate.Value, act.Gate, n, s.Dim, s.FeedForward);
-            MatMul.Forward(compute, act.FeedForwardNormed, w.Up.Value, act.Up, n, s.Dim, s.FeedForward);
+            Project(compute, act.FeedForwardNormed, w.Gate, dropoutPass, act.Gate, n, s.Dim, s.FeedForward);
+            Project(compute, act.FeedForwardNormed, w.Up, dropoutPass, act.Up, n, s.Dim, s.FeedForward);
             SwiGlu.Forward(compute, act.Gate, act.Up, act.Hidden, act.Hidden.Length);
-            MatMul.Forward(compute, act.Hidden, w.Down.Value, a.Projected, n, s.FeedForward, s.Dim);
+            Project(compute, act.Hidden, w.Down, dropoutPass, a.Projected, n, s.FeedForward, s.Dim);
             VectorMath.Add(act.Middle, a.Projected, output);
         }
         RmsNorm.Forward(compute, a.Final, OutputNorm.Value, s.RmsEpsilon, a.FinalNormed, a.FinalRms, n);
@@ -135,17 +189,18 @@ public sealed class LlamaTrainingModel
 
     /// <summary>
     /// Forward and backward over one batch: returns the mean loss and adds its gradient, times
-    /// <paramref name="gradientScale"/>, to every parameter's <see cref="Parameter.Gradient"/>.
+    /// <paramref name="gradientScale"/>, to every trainable parameter's <see cref="Parameter.Gradient"/>.
+    /// <paramref name="dropoutPass"/> numbers this pass for LoRA dropout masks.
     /// </summary>
-    public double ForwardBackward(Compute compute, int[] tokens, int[] targets, Activations a, float gradientScale = 1f)
+    public double ForwardBackward(Compute compute, int[] tokens, int[] targets, Activations a, float gradientScale = 1f, long dropoutPass = 0)
     {
         var s = Shape;
         int n = a.Rows;
-        Forward(compute, tokens, a);
+        Forward(compute, tokens, a, dropoutPass);
         double loss = CrossEntropy.ForwardBackward(compute, a.Logits, targets, s.Vocab, gradientScale);
 
         float[] dx = a.ResidualGrad, dNormed = a.NormedGrad;
-        MatMul.Backward(compute, a.FinalNormed, Output.Value, a.Logits, dNormed, Output.Gradient, n, s.Dim, s.Vocab);
+        MatMul.Backward(compute, a.FinalNormed, Output.Value, a.Logits, dNormed, Output.Frozen ? null : Output.Gradient, n, s.Dim, s.Vocab);
         Array.Clear(dx);
         RmsNorm.Backward(compute, a.Final, OutputNorm.Value, a.FinalRms, dNormed, dx, OutputNorm.Gradient, n);
         for (int l = Layers.Length - 1; l >= 0; l--)
@@ -153,23 +208,37 @@ public sealed class LlamaTrainingModel
             var w = Layers[l];
             var act = a.Layers[l];
             // Feed-forward block: dx holds ∂loss/∂xₗ₊₁, which flows unchanged into hₗ through the residual.
-            MatMul.Backward(compute, act.Hidden, w.Down.Value, dx, a.HiddenGrad, w.Down.Gradient, n, s.FeedForward, s.Dim);
+            ProjectBackward(compute, act.Hidden, w.Down, dx, a.HiddenGrad, n, s.FeedForward, s.Dim);
             SwiGlu.Backward(compute, act.Gate, act.Up, a.HiddenGrad, a.GateGrad, a.UpGrad, act.Hidden.Length);
-            MatMul.Backward(compute, act.FeedForwardNormed, w.Gate.Value, a.GateGrad, dNormed, w.Gate.Gradient, n, s.Dim, s.FeedForward);
-            MatMul.Backward(compute, act.FeedForwardNormed, w.Up.Value, a.UpGrad, dNormed, w.Up.Gradient, n, s.Dim, s.FeedForward, accumulateInput: true);
+            ProjectBackward(compute, act.FeedForwardNormed, w.Gate, a.GateGrad, dNormed, n, s.Dim, s.FeedForward);
+            ProjectBackward(compute, act.FeedForwardNormed, w.Up, a.UpGrad, dNormed, n, s.Dim, s.FeedForward, accumulateInput: true);
             RmsNorm.Backward(compute, act.Middle, w.FeedForwardNorm.Value, act.FeedForwardRms, dNormed, dx, w.FeedForwardNorm.Gradient, n);
 
             // Attention block: dx now holds ∂loss/∂hₗ, which flows unchanged into xₗ.
-            MatMul.Backward(compute, act.Attended, w.AttentionOutput.Value, dx, a.AttendedGrad, w.AttentionOutput.Gradient, n, s.QueryWidth, s.Dim);
+            ProjectBackward(compute, act.Attended, w.AttentionOutput, dx, a.AttendedGrad, n, s.QueryWidth, s.Dim);
             Attention.Backward(compute, act.Query, act.Key, act.Value, act.Probabilities, a.AttendedGrad, a.QueryGrad, a.KeyGrad, a.ValueGrad, a.Sequences, _attention);
             _rope.Backward(compute, a.QueryGrad, n, s.Heads);
             _rope.Backward(compute, a.KeyGrad, n, s.KvHeads);
-            MatMul.Backward(compute, act.AttentionNormed, w.Query.Value, a.QueryGrad, dNormed, w.Query.Gradient, n, s.Dim, s.QueryWidth);
-            MatMul.Backward(compute, act.AttentionNormed, w.Key.Value, a.KeyGrad, dNormed, w.Key.Gradient, n, s.Dim, s.KeyWidth, accumulateInput: true);
-            MatMul.Backward(compute, act.AttentionNormed, w.Value.Value, a.ValueGrad, dNormed, w.Value.Gradient, n, s.Dim, s.KeyWidth, accumulateInput: true);
+            ProjectBackward(compute, act.AttentionNormed, w.Query, a.QueryGrad, dNormed, n, s.Dim, s.QueryWidth);
+            ProjectBackward(compute, act.AttentionNormed, w.Key, a.KeyGrad, dNormed, n, s.Dim, s.KeyWidth, accumulateInput: true);
+            ProjectBackward(compute, act.AttentionNormed, w.Value, a.ValueGrad, dNormed, n, s.Dim, s.KeyWidth, accumulateInput: true);
             RmsNorm.Backward(compute, act.Input, w.AttentionNorm.Value, act.AttentionRms, dNormed, dx, w.AttentionNorm.Gradient, n);
         }
-        Embedding.Backward(compute, dx, tokens, TokenEmbedding.Gradient, s.Dim);
+        if (!TokenEmbedding.Frozen) Embedding.Backward(compute, dx, tokens, TokenEmbedding.Gradient, s.Dim);
         return loss;
+    }
+
+    /// <summary>y = x·Wᵀ, plus the LoRA term when W has an adapter.</summary>
+    private void Project(Compute compute, float[] x, Parameter weight, long? dropoutPass, float[] y, int rows, int inputs, int outputs)
+    {
+        MatMul.Forward(compute, x, weight.Value, y, rows, inputs, outputs);
+        if (_adapters.TryGetValue(weight, out var adapter)) adapter.Forward(compute, x, y, rows, dropoutPass);
+    }
+
+    private void ProjectBackward(Compute compute, float[] x, Parameter weight, float[] dy, float[] dx, int rows, int inputs, int outputs,
+        bool accumulateInput = false)
+    {
+        MatMul.Backward(compute, x, weight.Value, dy, dx, weight.Frozen ? null : weight.Gradient, rows, inputs, outputs, accumulateInput);
+        if (_adapters.TryGetValue(weight, out var adapter)) adapter.Backward(compute, x, dy, dx, rows);
     }
 }

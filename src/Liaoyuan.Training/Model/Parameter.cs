@@ -1,7 +1,7 @@
 namespace Liaoyuan.Training.Model;
 
 /// <summary>
-/// One trainable tensor under its llama.cpp name, with its gradient. <see cref="Shape"/> is in ggml order
+/// A trainable tensor under its llama.cpp name, with its gradient. <see cref="Shape"/> is in ggml order
 /// (Shape[0] is the row length), so a matrix [out, in] has Shape = [in, out].
 /// </summary>
 public sealed class Parameter
@@ -22,4 +22,6 @@ public sealed class Parameter
     public bool Decay { get; }
     public float[] Value { get; }
     public float[] Gradient { get; }
+    /// <summary>A frozen tensor (the base model under LoRA) gets no optimizer updates, and matrix products skip its gradient.</summary>
+    public bool Frozen { get; set; }
 }

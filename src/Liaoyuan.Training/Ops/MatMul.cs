@@ -6,23 +6,25 @@ namespace Liaoyuan.Training.Ops;
 /// </summary>
 public static class MatMul
 {
-    public static void Forward(Compute compute, float[] x, float[] weight, float[] y, int rows, int inputs, int outputs)
+    /// <summary>Writes x·Wᵀ into <paramref name="y"/>, or adds it with <paramref name="accumulate"/>.</summary>
+    public static void Forward(Compute compute, float[] x, float[] weight, float[] y, int rows, int inputs, int outputs, bool accumulate = false)
     {
         // The kernel wants B row-major along the output axis, so W is transposed once per call: O(in·out)
         // against the O(rows·in·out) product.
         var transposed = compute.Scratch((long)inputs * outputs);
         Gemm.Transpose(compute, weight, outputs, inputs, transposed);
-        Gemm.Multiply(compute, rows, outputs, inputs, x, 0, inputs, 1, transposed, 0, outputs, y, 0, outputs, accumulate: false);
+        Gemm.Multiply(compute, rows, outputs, inputs, x, 0, inputs, 1, transposed, 0, outputs, y, 0, outputs, accumulate);
     }
 
     /// <summary>
-    /// Adds dyᵀ·x to <paramref name="weightGrad"/>, and writes (or adds, with <paramref name="accumulateInput"/>) dy·W
-    /// into <paramref name="inputGrad"/> when it is not null.
+    /// Adds dyᵀ·x to <paramref name="weightGrad"/> unless it is null (a frozen weight), and writes (or adds, with
+    /// <paramref name="accumulateInput"/>) dy·W into <paramref name="inputGrad"/> when it is not null.
     /// </summary>
-    public static void Backward(Compute compute, float[] x, float[] weight, float[] dy, float[]? inputGrad, float[] weightGrad,
+    public static void Backward(Compute compute, float[] x, float[] weight, float[] dy, float[]? inputGrad, float[]? weightGrad,
         int rows, int inputs, int outputs, bool accumulateInput = false)
     {
-        Gemm.Multiply(compute, outputs, inputs, rows, dy, 0, 1, outputs, x, 0, inputs, weightGrad, 0, inputs, accumulate: true);
+        if (weightGrad is not null)
+            Gemm.Multiply(compute, outputs, inputs, rows, dy, 0, 1, outputs, x, 0, inputs, weightGrad, 0, inputs, accumulate: true);
         if (inputGrad is not null)
             Gemm.Multiply(compute, rows, inputs, outputs, dy, 0, outputs, 1, weight, 0, inputs, inputGrad, 0, inputs, accumulateInput);
     }
