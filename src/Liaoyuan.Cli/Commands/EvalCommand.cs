@@ -102,7 +102,7 @@ internal static class EvalCommand
         console.Profile.Width = 100;
         console.WriteLine(Path.GetFileName(modelPath));
         console.Write(table);
-        console.WriteLine($"exact match: {ExactMatchEvaluation.NormalizationRule}");
+        terminal.Out.WriteLine($"exact match: {ExactMatchEvaluation.NormalizationRule}");
     }
 
     private static string Json(string modelPath, string dataPath, int maxTokens, IReadOnlyList<TaskScore> scores) =>
