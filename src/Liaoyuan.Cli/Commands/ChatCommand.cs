@@ -12,7 +12,7 @@ internal static class ChatCommand
 
     public static Command Create(Terminal terminal)
     {
-        var models = new ModelOptions();
+        var models = new ModelOptions { DefaultFiles = [ModelLocator.ChatModelFile, ModelLocator.DefaultModelFile] };
         var sampling = new SamplingFlags();
         var system = new Option<string?>("--system") { Description = "System prompt" };
         var command = new Command("chat", "Chat with a model interactively (type /exit or end input to quit, /reset to start over)");

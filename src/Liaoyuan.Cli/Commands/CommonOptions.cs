@@ -16,6 +16,9 @@ internal sealed class ModelOptions
         Arity = ArgumentArity.ZeroOrOne,
     };
 
+    /// <summary>The embedded models to try, in order, when no model is named.</summary>
+    public string[] DefaultFiles { get; init; } = [ModelLocator.DefaultModelFile];
+
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: all cores)" };
     public Option<int> Context { get; } = new("--ctx", "-c") { Description = "Context length in tokens (default: the model's, at most 4096)" };
     public Option<string> KvType { get; } = new("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
@@ -37,7 +40,7 @@ internal sealed class ModelOptions
     /// <summary>Loads <paramref name="given"/>, or the default model when it is null.</summary>
     public LoadedModel LoadPath(ParseResult parse, string? given)
     {
-        string path = ModelLocator.Resolve(given);
+        string path = ModelLocator.Resolve(given, DefaultFiles);
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new UserInputException($"--threads must be ≥ 0, got {threads}");
         string? lora = parse.GetValue(Lora);

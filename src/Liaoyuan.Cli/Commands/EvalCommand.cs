@@ -68,8 +68,12 @@ internal static class EvalCommand
         bool live = ReferenceEquals(terminal.Error, Console.Error) && !Console.IsErrorRedirected;
         if (!live)
         {
-            foreach (var example in examples) outcomes.Add(evaluate(example));
-            terminal.Error.WriteLine($"evaluated {outcomes.Count} examples");
+            foreach (var example in examples)
+            {
+                outcomes.Add(evaluate(example));
+                if (outcomes.Count % 100 == 0 || outcomes.Count == examples.Count)
+                    terminal.Error.WriteLine($"[{outcomes.Count}/{examples.Count}] {outcomes.Count(o => o.Correct)} exact");
+            }
             return outcomes;
         }
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
