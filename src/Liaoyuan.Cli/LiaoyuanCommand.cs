@@ -27,7 +27,7 @@ public static class LiaoyuanCommand
         foreach (var command in new[]
                  {
                      InspectCommand.Create(terminal), TokenizeCommand.Create(terminal), RunCommand.Create(terminal),
-                     ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), BenchCommand.Create(terminal),
+                     ChatCommand.Create(terminal), PerplexityCommand.Create(terminal), EvalCommand.Create(terminal), BenchCommand.Create(terminal),
                      QuantizeCommand.Create(terminal), ServeCommand.Create(terminal),
                      FinetuneCommand.Create(terminal),
                      TrainCommand.Create(terminal), TokenizerCommand.Create(terminal), DataCommand.Create(terminal),

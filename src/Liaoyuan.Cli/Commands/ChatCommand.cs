@@ -8,9 +8,11 @@ namespace Liaoyuan.Cli.Commands;
 /// <summary>`liaoyuan chat [MODEL]`: an interactive conversation rendered with the model's chat template.</summary>
 internal static class ChatCommand
 {
+    private const int MinReplyRoom = 32;
+
     public static Command Create(Terminal terminal)
     {
-        var models = new ModelOptions();
+        var models = new ModelOptions { DefaultFiles = [ModelLocator.ChatModelFile, ModelLocator.DefaultModelFile] };
         var sampling = new SamplingFlags();
         var system = new Option<string?>("--system") { Description = "System prompt" };
         var command = new Command("chat", "Chat with a model interactively (type /exit or end input to quit, /reset to start over)");
@@ -45,6 +47,13 @@ internal static class ChatCommand
                 if (line.Trim().Length == 0) continue;
                 history.Add(new ChatMessage("user", line));
                 var tokens = ChatPrompt.Tokenize(template, model.Tokenizer, history);
+                // Small models have small contexts: the oldest exchanges go first, so a long chat keeps going.
+                while (tokens.Length > session.ContextLength - MinReplyRoom && history.Count - keep > 1)
+                {
+                    history.RemoveRange(keep, Math.Min(2, history.Count - keep - 1));
+                    tokens = ChatPrompt.Tokenize(template, model.Tokenizer, history);
+                    terminal.Error.WriteLine("(the oldest exchange was dropped to fit the context)");
+                }
                 var reply = new StringBuilder();
                 try
                 {

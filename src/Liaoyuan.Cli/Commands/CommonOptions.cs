@@ -18,6 +18,10 @@ internal sealed class ModelOptions
 
     public Option<string> Lora { get; } = new("--lora") { Description = "Apply this LoRA adapter GGUF (llama.cpp format, e.g. from `liaoyuan finetune --lora`)" };
     public Option<float> LoraScale { get; } = new("--lora-scale") { Description = "Strength of the LoRA adapter (default 1)", DefaultValueFactory = _ => 1f };
+
+    /// <summary>The embedded models to try, in order, when no model is named.</summary>
+    public string[] DefaultFiles { get; init; } = [ModelLocator.DefaultModelFile];
+
     public Option<int> Threads { get; } = new("--threads", "-t") { Description = "Worker threads (default: all cores)" };
     public Option<int> Context { get; } = new("--ctx", "-c") { Description = "Context length in tokens (default: the model's, at most 4096)" };
     public Option<string> KvType { get; } = new("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
@@ -34,9 +38,12 @@ internal sealed class ModelOptions
         command.Options.Add(Store);
     }
 
-    public LoadedModel Load(ParseResult parse)
+    public LoadedModel Load(ParseResult parse) => LoadPath(parse, parse.GetValue(Model));
+
+    /// <summary>Loads <paramref name="given"/>, or the default model when it is null.</summary>
+    public LoadedModel LoadPath(ParseResult parse, string? given)
     {
-        string path = ModelLocator.Resolve(parse.GetValue(Model), parse.GetValue(Store));
+        string path = ModelLocator.Resolve(given, parse.GetValue(Store), DefaultFiles);
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new UserInputException($"--threads must be ≥ 0, got {threads}");
         string? lora = parse.GetValue(Lora);
