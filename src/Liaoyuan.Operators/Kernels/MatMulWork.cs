@@ -63,19 +63,24 @@ internal sealed unsafe class MatMulWork : IParallelWork
         }
     }
 
-    /// <summary>One token against Q8_0 / Q4_0 / Q5_0 rows, four rows per kernel call.</summary>
+    /// <summary>One token against Q8_0 / Q4_0 / Q5_0 rows, one row after another.</summary>
     private void PackedRows(int start, int end)
     {
-        var w = Weight;
-        int blocks = w.Columns / 32, r = start;
-        for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
+        switch (Weight.Type)
         {
-            byte* rows = w.Data + (long)r * w.RowBytes;
-            if (w.Type == GgmlType.Q8_0) VnniTileKernels.Rows4<Q8_0Blocks>(rows, w.RowBytes, PackedQuants, PackedScales, blocks, Output + r);
-            else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Rows4<Q4_0Blocks>(rows, w.RowBytes, PackedQuants, PackedScales, blocks, Output + r);
-            else VnniTileKernels.Rows4<Q5_0Blocks>(rows, w.RowBytes, PackedQuants, PackedScales, blocks, Output + r);
+            case GgmlType.Q8_0: PackedRows<Q8_0Blocks>(start, end); break;
+            case GgmlType.Q4_0: PackedRows<Q4_0Blocks>(start, end); break;
+            default: PackedRows<Q5_0Blocks>(start, end); break;
         }
-        if (r < end) Dots(r, end, 0);
+    }
+
+    private void PackedRows<TBlocks>(int start, int end) where TBlocks : struct, IOffsetBlocks
+    {
+        var w = Weight;
+        int blocks = w.Columns / 32;
+        byte* row = w.Data + (long)start * w.RowBytes;
+        for (int r = start; r < end; r++, row += w.RowBytes)
+            Output[r] = VnniTileKernels.Row<TBlocks>(row, PackedQuants, PackedScales, blocks);
     }
 
     /// <summary>F16 weights against activations widened and scaled once per product (see F16ByScaled).</summary>

@@ -91,30 +91,22 @@ internal static unsafe class VnniTileKernels
     }
 
     /// <summary>
-    /// Four weight rows × one packed token, for decoding: four independent accumulator chains instead of one, so
-    /// each row's FMA latency overlaps the others'.
+    /// One weight row × one packed token, for decoding: the row is read front to back, one stream the hardware
+    /// prefetcher follows across consecutive rows.
     /// </summary>
-    public static void Rows4<TBlocks>(byte* weights, int rowBytes, sbyte* quants, float* scales, int blocks, float* output)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Row<TBlocks>(byte* weights, sbyte* quants, float* scales, int blocks)
         where TBlocks : struct, IOffsetBlocks
     {
-        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        Vector256<float> acc = default;
         Vector256<byte> offset = Vector256.Create(TBlocks.Offset);
-        byte* w0 = weights, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
-        for (int b = 0; b < blocks; b++, quants += 32, scales++)
+        for (int b = 0; b < blocks; b++, quants += 32, scales++, weights += TBlocks.Bytes)
         {
             var a = Vector256.Load(quants);
-            var z = Seed(offset, a);
-            var s = Vector256.Create(*scales);
-            c0 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w0)) * s, Dot(z, TBlocks.Quants(w0), a), c0);
-            c1 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w1)) * s, Dot(z, TBlocks.Quants(w1), a), c1);
-            c2 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w2)) * s, Dot(z, TBlocks.Quants(w2), a), c2);
-            c3 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)w3)) * s, Dot(z, TBlocks.Quants(w3), a), c3);
-            w0 += TBlocks.Bytes; w1 += TBlocks.Bytes; w2 += TBlocks.Bytes; w3 += TBlocks.Bytes;
+            var d = Vector256.Create(Float16.ToSingle(*(ushort*)weights) * *scales);
+            acc = Fma.MultiplyAdd(d, Dot(Seed(offset, a), TBlocks.Quants(weights), a), acc);
         }
-        output[0] = Avx2DotProducts.SumLanes(c0);
-        output[1] = Avx2DotProducts.SumLanes(c1);
-        output[2] = Avx2DotProducts.SumLanes(c2);
-        output[3] = Avx2DotProducts.SumLanes(c3);
+        return Avx2DotProducts.SumLanes(acc);
     }
 
     /// <summary>−offset · (sum of each group of four activation bytes): what (w + offset)·a overshoots Σ w·a by.</summary>
