@@ -78,4 +78,32 @@ public sealed class SamplerTests
         Assert.NotNull(options.Validate());
         Assert.Throws<ArgumentException>(() => new Sampler(options));
     }
+
+    [Fact]
+    public void TopPWithoutTopKRanksTheWholeVocabularyBestFirstWithTiesToTheLowerIndex()
+    {
+        // Negative, zero and positive logits, a tie at the top: the first-ranked token alone carries 0.37 of the
+        // mass, so top_p 0.3 keeps exactly it (the lower index of the tie), whatever the draw.
+        float[] logits = [-3f, 2f, -0f, 2f, 0f, -1.5f, 1f];
+        for (ulong seed = 0; seed < 50; seed++)
+        {
+            var sampler = new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 0.3f, Seed = seed });
+            Assert.Equal(1, sampler.Sample(logits, []));
+        }
+        // With top_p 0.7 the two tied leaders (0.37 each) are kept and nothing else.
+        var seen = new HashSet<int>();
+        for (ulong seed = 0; seed < 200; seed++)
+            seen.Add(new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 0.7f, Seed = seed }).Sample(logits, []));
+        Assert.Equal([1, 3], seen.Order());
+    }
+
+    [Fact]
+    public void WithoutRankCutsEveryTokenCanBeDrawnInProportion()
+    {
+        float[] logits = [0f, MathF.Log(3f)];
+        int second = 0;
+        for (ulong seed = 0; seed < 2000; seed++)
+            if (new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 1f, Seed = seed }).Sample(logits, []) == 1) second++;
+        Assert.InRange(second, 1350, 1650); // expected 1500
+    }
 }
