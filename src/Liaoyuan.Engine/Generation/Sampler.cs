@@ -143,7 +143,10 @@ public sealed class Sampler
 
     private static void Softmax(ReadOnlySpan<float> logits, ReadOnlySpan<int> candidates, Span<double> probabilities, float temperature)
     {
-        double max = logits[candidates[0]] / temperature, total = 0;
+        // The candidates are not always ranked (no top-k, top-p or min-p leaves them in index order).
+        float largest = float.NegativeInfinity;
+        foreach (int candidate in candidates) largest = Math.Max(largest, logits[candidate]);
+        double max = largest / temperature, total = 0;
         for (int i = 0; i < candidates.Length; i++)
         {
             probabilities[i] = Math.Exp(logits[candidates[i]] / temperature - max);

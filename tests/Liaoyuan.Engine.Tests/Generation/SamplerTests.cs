@@ -106,4 +106,13 @@ public sealed class SamplerTests
             if (new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 1f, Seed = seed }).Sample(logits, []) == 1) second++;
         Assert.InRange(second, 1350, 1650); // expected 1500
     }
+
+    [Fact]
+    public void UnrankedCandidatesStillNormaliseAgainstTheLargestLogit()
+    {
+        // A grammar masks tokens with −∞; the first token being masked must not poison the distribution.
+        float[] logits = [float.NegativeInfinity, 0f, 50f, float.NegativeInfinity];
+        for (ulong seed = 0; seed < 20; seed++)
+            Assert.Equal(2, new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 1f, Seed = seed }).Sample(logits, []));
+    }
 }
