@@ -46,39 +46,17 @@ public static class HeldOutChatSet
     private static HeldOutExample Parse(string line, int lineNumber, string taskField, string path)
     {
         string where = $"{path}:{lineNumber}";
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(line);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{where}: not valid JSON ({e.Message})");
-        }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
-                throw new InvalidDataException($"{where}: expected an object with a \"messages\" array");
-            var turns = new List<ChatMessage>();
-            foreach (var message in messages.EnumerateArray())
-            {
-                if (message.ValueKind != JsonValueKind.Object
-                    || !message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String
-                    || !message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException($"{where}: every message needs string \"role\" and \"content\" fields");
-                turns.Add(new ChatMessage(role.GetString()!, content.GetString()));
-            }
-            if (turns.Count < 2 || turns[^1].Role != "assistant")
-                throw new InvalidDataException($"{where}: the last message must be the assistant's reference answer, after at least one other message");
-            string task = NoTask;
-            if (root.TryGetProperty(taskField, out var taskValue))
-            {
-                if (taskValue.ValueKind != JsonValueKind.String || taskValue.GetString()!.Trim().Length == 0)
-                    throw new InvalidDataException($"{where}: the \"{taskField}\" field must be a non-empty string");
-                task = taskValue.GetString()!.Trim();
-            }
-            return new HeldOutExample(lineNumber, task, turns.Take(turns.Count - 1).ToList(), turns[^1].Content!);
-        }
+        var (turns, task) = ChatJsonLine.Parse(line, where, root => TaskOf(root, taskField, where));
+        if (turns.Count < 2 || turns[^1].Role != "assistant")
+            throw new InvalidDataException($"{where}: the last message must be the assistant's reference answer, after at least one other message");
+        return new HeldOutExample(lineNumber, task, turns.Take(turns.Count - 1).ToList(), turns[^1].Content!);
+    }
+
+    private static string TaskOf(JsonElement root, string taskField, string where)
+    {
+        if (!root.TryGetProperty(taskField, out var taskValue)) return NoTask;
+        if (taskValue.ValueKind != JsonValueKind.String || taskValue.GetString()!.Trim().Length == 0)
+            throw new InvalidDataException($"{where}: the \"{taskField}\" field must be a non-empty string");
+        return taskValue.GetString()!.Trim();
     }
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Liaoyuan.Engine.Templates;
 
 namespace Liaoyuan.Training.Data;
@@ -14,7 +13,6 @@ public sealed record ChatExample(int Line, IReadOnlyList<ChatMessage> Messages);
 /// </summary>
 public static class ChatJsonl
 {
-    private static readonly string[] Roles = ["system", "user", "assistant"];
     private static readonly UTF8Encoding Strict = new(false, throwOnInvalidBytes: true);
 
     public static List<ChatExample> Read(string path)
@@ -46,36 +44,9 @@ public static class ChatJsonl
     /// <summary>The messages of one jsonl line; <paramref name="where"/> (FILE:LINE) begins every error.</summary>
     public static IReadOnlyList<ChatMessage> Parse(string json, string where)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{where}: not valid JSON ({e.Message})");
-        }
-        using (document)
-        {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
-                throw new InvalidDataException($"{where}: expected an object with a \"messages\" array");
-            var result = new List<ChatMessage>();
-            int index = 0;
-            foreach (var message in messages.EnumerateArray())
-            {
-                if (message.ValueKind != JsonValueKind.Object)
-                    throw new InvalidDataException($"{where}: message {index} is not an object");
-                if (!message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String || !Roles.Contains(role.GetString()))
-                    throw new InvalidDataException($"{where}: message {index} needs a \"role\" of system, user or assistant");
-                if (!message.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                    throw new InvalidDataException($"{where}: message {index} needs a string \"content\"");
-                result.Add(new ChatMessage(role.GetString()!, content.GetString()!));
-                index++;
-            }
-            if (!result.Any(m => m.Role == "assistant"))
-                throw new InvalidDataException($"{where}: the conversation has no assistant message to learn from");
-            return result;
-        }
+        var messages = ChatJsonLine.Parse(json, where);
+        if (!messages.Any(m => m.Role == "assistant"))
+            throw new InvalidDataException($"{where}: the conversation has no assistant message to learn from");
+        return messages;
     }
 }
