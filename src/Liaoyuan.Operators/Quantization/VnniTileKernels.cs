@@ -15,7 +15,7 @@ namespace Liaoyuan.Operators.Quantization;
 /// </summary>
 internal static unsafe class VnniTileKernels
 {
-    public const int Rows = 4, Tokens = 4;
+    public const int Rows = 4;
 
     public static bool IsSupported => AvxVnni.IsSupported && Fma.IsSupported;
 
