@@ -45,7 +45,7 @@ internal static partial class Avx2DotProducts
 
     /// <summary>16 packed bytes to 32 nibbles: low nibbles first (elements 0..15), then high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Nibbles(ref byte packed)
+    internal static Vector256<byte> Nibbles(ref byte packed)
     {
         Vector128<byte> bytes = Vector128.LoadUnsafe(ref packed);
         Vector128<byte> high = Sse2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte();
@@ -54,7 +54,7 @@ internal static partial class Avx2DotProducts
 
     /// <summary>32 bits to 32 bytes: 0xFF where the bit is set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> BitsToBytes(uint bits)
+    internal static Vector256<byte> BitsToBytes(uint bits)
     {
         Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(),
             Vector256.Create(0x0000000000000000ul, 0x0101010101010101ul, 0x0202020202020202ul, 0x0303030303030303ul).AsByte());

@@ -42,14 +42,11 @@ internal static unsafe class Avx2TileKernels
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         byte* a0 = activations, a1 = a0 + activationStride, a2 = a1 + activationStride, a3 = a2 + activationStride;
         Vector256<sbyte> eight = Vector256.Create((sbyte)8);
-        Vector256<byte> lowNibbles = Vector256.Create((byte)0x0F);
         for (int b = 0; b < blocks; b++, weights += Q4_0Layout.Bytes, a0 += Q8_0Layout.Bytes, a1 += Q8_0Layout.Bytes,
              a2 += Q8_0Layout.Bytes, a3 += Q8_0Layout.Bytes)
         {
             float dw = Float16.ToSingle(*(ushort*)weights);
-            Vector128<byte> packed = Sse2.LoadVector128(weights + Q4_0Layout.Quants);
-            Vector128<byte> high = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte();
-            Vector256<sbyte> w = (Vector256.Create(packed, high) & lowNibbles).AsSByte() - eight;
+            Vector256<sbyte> w = Avx2DotProducts.Nibbles(ref *(weights + Q4_0Layout.Quants)).AsSByte() - eight;
             Vector256<byte> magnitude = Avx2.Sign(w, w).AsByte();
             acc0 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a0)), MulSum(magnitude, w, a0), acc0);
             acc1 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a1)), MulSum(magnitude, w, a1), acc1);

@@ -158,12 +158,7 @@ internal readonly unsafe struct Q4_0Blocks : IOffsetBlocks
     public static byte Offset => 8;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Quants(byte* block)
-    {
-        Vector128<byte> packed = Vector128.Load(block + Q4_0Layout.Quants);
-        Vector128<byte> high = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte();
-        return Vector256.Create(packed, high) & Vector256.Create((byte)0x0F);
-    }
+    public static Vector256<byte> Quants(byte* block) => Avx2DotProducts.Nibbles(ref *(block + Q4_0Layout.Quants));
 }
 
 /// <summary>Q5_0: the raw five-bit codes, w + 16 (nibbles as Q4_0, the fifth bit of element j is bit j of qh).</summary>
@@ -174,21 +169,7 @@ internal readonly unsafe struct Q5_0Blocks : IOffsetBlocks
     public static byte Offset => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<byte> Quants(byte* block)
-    {
-        Vector128<byte> packed = Vector128.Load(block + Q5_0Layout.Quants);
-        Vector128<byte> high = Sse2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte();
-        Vector256<byte> nibbles = Vector256.Create(packed, high) & Vector256.Create((byte)0x0F);
-        return nibbles | (BitsToBytes(*(uint*)(block + Q5_0Layout.HighBits)) & Vector256.Create((byte)0x10));
-    }
-
-    /// <summary>32 bits to 32 bytes: 0xFF where the bit is set.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> BitsToBytes(uint bits)
-    {
-        Vector256<byte> spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(),
-            Vector256.Create(0x0000000000000000ul, 0x0101010101010101ul, 0x0202020202020202ul, 0x0303030303030303ul).AsByte());
-        Vector256<byte> othersSet = spread | Vector256.Create(0x7FBFDFEFF7FBFDFEul).AsByte();
-        return Vector256.Equals(othersSet, Vector256<byte>.AllBitsSet);
-    }
+    public static Vector256<byte> Quants(byte* block) =>
+        Avx2DotProducts.Nibbles(ref *(block + Q5_0Layout.Quants))
+        | (Avx2DotProducts.BitsToBytes(*(uint*)(block + Q5_0Layout.HighBits)) & Vector256.Create((byte)0x10));
 }
