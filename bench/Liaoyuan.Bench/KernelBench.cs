@@ -35,14 +35,22 @@ public static class KernelBench
             var x = new float[batch * columns];
             for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
             var y = new float[batch * rows];
-            foreach (int tokens in new[] { 1, batch })
+            // The file's layout and, where the backend makes one, its prepared copy (what the engine runs on).
+            foreach ((int tokens, bool prepared) in new[] { (1, false), (batch, false), (1, true), (batch, true) })
             {
                 var times = new List<double>();
+                string layout = "file";
                 unsafe
                 {
                     fixed (byte* weights = data)
                     {
                         var matrix = new WeightMatrix(weights, type, rows, columns);
+                        if (prepared)
+                        {
+                            matrix = kernels.Prepare(matrix);
+                            if (matrix.Interleaved == null) continue;
+                            layout = "interleaved";
+                        }
                         // Warm up past tiered compilation (tier 0, then the optimised tier after ~30 calls).
                         var warmUp = Stopwatch.StartNew();
                         for (int call = 0; call < 60 || warmUp.Elapsed.TotalSeconds < 1; call++)
@@ -59,7 +67,7 @@ public static class KernelBench
                 double best = times[0], median = times[times.Count / 2];
                 double gmac = (double)rows * columns * tokens / best / 1e9;
                 string traffic = tokens == 1 ? $", {data.Length / best / 1e9,6:F1} GB/s" : "";
-                Console.WriteLine($"{name,-5} tokens {tokens,3}: best {best * 1e6,8:F1} µs, median {median * 1e6,8:F1} µs, {gmac,6:F1} GMAC/s{traffic}");
+                Console.WriteLine($"{name,-5} {layout,-11} tokens {tokens,3}: best {best * 1e6,8:F1} µs, median {median * 1e6,8:F1} µs, {gmac,6:F1} GMAC/s{traffic}");
             }
         }
         return 0;

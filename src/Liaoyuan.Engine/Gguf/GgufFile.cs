@@ -1,4 +1,5 @@
 using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
 using Liaoyuan.Operators.Tensors;
 
 namespace Liaoyuan.Engine.Gguf;
@@ -164,6 +165,26 @@ public sealed unsafe class GgufFile : IDisposable
 
     /// <summary>A tensor's bytes as a span (tensors up to 2 GiB).</summary>
     public ReadOnlySpan<byte> TensorBytes(GgufTensorInfo tensor) => new(TensorPointer(tensor), checked((int)tensor.ByteSize));
+
+    /// <summary>
+    /// Drops a tensor's pages from this process's resident memory, once a backend works from its own copy of it.
+    /// The mapping is read-only and backed by the file, so the data stays readable: a page touched later (an
+    /// embedding row) is read back in. Linux only; elsewhere the pages stay until the system reclaims them.
+    /// </summary>
+    public void ReleaseResidentPages(GgufTensorInfo tensor)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!OperatingSystem.IsLinux()) return;
+        long page = Environment.SystemPageSize;
+        long start = (long)(_base + tensor.DataOffset), end = start + tensor.ByteSize;
+        long first = (start + page - 1) / page * page, last = end / page * page;
+        if (last > first) _ = madvise((nint)first, (nuint)(last - first), DontNeed);
+    }
+
+    private const int DontNeed = 4; // MADV_DONTNEED
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int madvise(nint address, nuint length, int advice);
 
     public void Dispose()
     {

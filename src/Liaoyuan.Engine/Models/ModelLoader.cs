@@ -42,8 +42,8 @@ public static class ModelLoader
                 throw new GgufFormatException($"{path}: unknown architecture '{arch}' (supported: {string.Join(", ", Architectures)})");
             var tokenizer = Tokenizer.FromGguf(file);
             var config = ModelHyperparameters.Read(file, tokenizer.VocabSize);
-            var tensors = new ModelTensors(file);
             kernels ??= new CpuKernels();
+            var tensors = new ModelTensors(file, kernels);
             TransformerModel model = arch switch
             {
                 "llama" => new Llama(tensors, config, kernels),

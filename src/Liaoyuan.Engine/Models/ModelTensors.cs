@@ -6,7 +6,7 @@ using Liaoyuan.Operators.Tensors;
 namespace Liaoyuan.Engine.Models;
 
 /// <summary>Looks tensors up by name and checks their shapes, with errors that name the file and tensor.</summary>
-public sealed unsafe class ModelTensors(GgufFile file)
+public sealed unsafe class ModelTensors(GgufFile file, IKernels kernels)
 {
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
@@ -26,6 +26,22 @@ public sealed unsafe class ModelTensors(GgufFile file)
     }
 
     public WeightMatrix? OptionalMatrix(string name, int columns, int rows) => Has(name) ? Matrix(name, columns, rows) : null;
+
+    /// <summary>A matrix the model multiplies by, laid out for the backend's products (<see cref="IKernels.Prepare"/>).</summary>
+    public WeightMatrix ProductMatrix(string name, int columns, int rows) => Prepared(name, Matrix(name, columns, rows));
+
+    public WeightMatrix? OptionalProductMatrix(string name, int columns, int rows) => Has(name) ? ProductMatrix(name, columns, rows) : null;
+
+    /// <summary>
+    /// Lets the backend make its copy of an already looked-up matrix; when it does, the file's pages of the tensor
+    /// leave the resident set (they are read back only where the file's layout is used again, e.g. embedding rows).
+    /// </summary>
+    public WeightMatrix Prepared(string name, in WeightMatrix matrix)
+    {
+        var prepared = kernels.Prepare(matrix);
+        if (prepared.Interleaved != null) file.ReleaseResidentPages(Require(name));
+        return prepared;
+    }
 
     /// <summary>A 1-D tensor dequantized to float32 (norm weights, biases, rope factors).</summary>
     public float[] Vector(string name, int length)

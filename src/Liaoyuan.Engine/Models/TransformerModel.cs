@@ -37,7 +37,8 @@ public abstract class TransformerModel
         TokenEmbedding = tensors.Matrix("token_embd.weight", embd, config.VocabSize);
         OutputNorm = tensors.Vector("output_norm.weight", embd);
         // Models with tied embeddings have no output matrix and reuse the embedding table.
-        Output = tensors.OptionalMatrix("output.weight", embd, config.VocabSize) ?? TokenEmbedding;
+        Output = tensors.OptionalProductMatrix("output.weight", embd, config.VocabSize)
+            ?? tensors.Prepared("token_embd.weight", TokenEmbedding);
         RopeFactors = tensors.OptionalVector("rope_freqs.weight", config.RotaryDims / 2);
         Layers = new LayerWeights[config.BlockCount];
         for (int i = 0; i < Layers.Length; i++) Layers[i] = LoadLayer(tensors, i);
@@ -191,19 +192,19 @@ public abstract class TransformerModel
         return new LayerWeights
         {
             AttentionNorm = t.Vector(p + "attn_norm.weight", embd),
-            Query = t.Matrix(p + "attn_q.weight", embd, qWidth),
-            Key = t.Matrix(p + "attn_k.weight", embd, kWidth),
-            Value = t.Matrix(p + "attn_v.weight", embd, vWidth),
-            AttentionOutput = t.Matrix(p + "attn_output.weight", c.HeadCount * c.ValueLength, embd),
+            Query = t.ProductMatrix(p + "attn_q.weight", embd, qWidth),
+            Key = t.ProductMatrix(p + "attn_k.weight", embd, kWidth),
+            Value = t.ProductMatrix(p + "attn_v.weight", embd, vWidth),
+            AttentionOutput = t.ProductMatrix(p + "attn_output.weight", c.HeadCount * c.ValueLength, embd),
             QueryBias = biases ? t.Vector(p + "attn_q.bias", qWidth) : t.OptionalVector(p + "attn_q.bias", qWidth),
             KeyBias = biases ? t.Vector(p + "attn_k.bias", kWidth) : t.OptionalVector(p + "attn_k.bias", kWidth),
             ValueBias = biases ? t.Vector(p + "attn_v.bias", vWidth) : t.OptionalVector(p + "attn_v.bias", vWidth),
             QueryNorm = headNorms ? t.Vector(p + "attn_q_norm.weight", c.KeyLength) : null,
             KeyNorm = headNorms ? t.Vector(p + "attn_k_norm.weight", c.KeyLength) : null,
             FeedForwardNorm = t.Vector(p + "ffn_norm.weight", embd),
-            Gate = t.Matrix(p + "ffn_gate.weight", embd, c.FeedForwardLength),
-            Up = t.Matrix(p + "ffn_up.weight", embd, c.FeedForwardLength),
-            Down = t.Matrix(p + "ffn_down.weight", c.FeedForwardLength, embd),
+            Gate = t.ProductMatrix(p + "ffn_gate.weight", embd, c.FeedForwardLength),
+            Up = t.ProductMatrix(p + "ffn_up.weight", embd, c.FeedForwardLength),
+            Down = t.ProductMatrix(p + "ffn_down.weight", c.FeedForwardLength, embd),
         };
     }
 }

@@ -23,6 +23,8 @@ internal sealed unsafe class ActivationWork : IParallelWork
     public int PackedTokens;
     public sbyte* PackedQuants;
     public float* PackedScales;
+    public int* PackedSeeds;
+    public byte SeedOffset;
 
     // Float output.
     public float* Rounded;
@@ -43,7 +45,9 @@ internal sealed unsafe class ActivationWork : IParallelWork
         if (t < PackedTokens)
         {
             int blocks = Columns / 32;
-            VnniTileKernels.PackActivations(quantized, QuantizedRowBytes, 1, blocks, PackedQuants + (long)t * blocks * 32, PackedScales + (long)t * blocks);
+            sbyte* quants = PackedQuants + (long)t * blocks * 32;
+            VnniTileKernels.PackActivations(quantized, QuantizedRowBytes, 1, blocks, quants, PackedScales + (long)t * blocks);
+            if (PackedSeeds != null) InterleavedKernels.PackSeeds(quants, blocks, SeedOffset, PackedSeeds + (long)t * blocks);
         }
     }
 

@@ -18,6 +18,13 @@ public interface IKernels : IDisposable
 {
     int Threads { get; }
 
+    /// <summary>
+    /// Lays a weight matrix out for this backend's products, once at load: the returned matrix (to be passed to
+    /// <see cref="MatMul"/> in place of the argument) may carry a copy in the backend's own layout, owned by the
+    /// backend and freed when it is disposed. <see cref="WeightMatrix.Data"/> is not changed and stays valid.
+    /// </summary>
+    WeightMatrix Prepare(in WeightMatrix weight);
+
     /// <summary>y[t, r] = Σ_c W[r, c] · x[t, c] for every token t, computed as llama.cpp does for W's type.</summary>
     void MatMul(in WeightMatrix weight, ReadOnlySpan<float> x, Span<float> y, int tokens);
 

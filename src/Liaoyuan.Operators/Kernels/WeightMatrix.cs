@@ -23,6 +23,14 @@ public readonly unsafe struct WeightMatrix
     public int Columns { get; }
     public int RowBytes { get; }
 
+    /// <summary>
+    /// A backend's own copy of the first <see cref="InterleavedRows"/> rows, laid out for its products (see
+    /// <see cref="IKernels.Prepare"/>); null when there is none. <see cref="Data"/> stays the authoritative layout.
+    /// </summary>
+    public byte* Interleaved { get; init; }
+
+    public int InterleavedRows { get; init; }
+
     public ReadOnlySpan<byte> Row(int row) => new(Data + (long)row * RowBytes, RowBytes);
 
     public bool IsEmpty => Data == null;

@@ -1,0 +1,191 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Liaoyuan.Operators.Quantization;
+
+/// <summary>
+/// Sixteen weight rows of a 32-weight block type stored together, block by block, so one product step reads one
+/// stream and each 32-byte load feeds eight rows at once (one <c>vpdpbusd</c> lane per row). Per block of the
+/// sixteen rows: their sixteen f16 scales (32 bytes), then the codes as unsigned bytes w + <see cref="Offset"/>,
+/// in eight groups g of four consecutive weights 4g..4g+3: for each group, rows 0–7 then rows 8–15, four bytes per
+/// row. How the codes are stored (bytes, nibbles, a bit plane) is the type's own; <see cref="Groups"/> hands the
+/// kernels groups h and h + 4 of one half of the rows.
+/// </summary>
+internal unsafe interface IInterleavedBlocks
+{
+    /// <summary>Bytes of one block of sixteen rows (sixteen times the type's block size).</summary>
+    static abstract int Bytes { get; }
+
+    static abstract byte Offset { get; }
+
+    /// <summary>Groups h and h + 4 (h = 0..3) of rows 8·half .. 8·half + 7, each as 8 rows × 4 unsigned codes.</summary>
+    static abstract void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high);
+
+    /// <summary>The 32 unsigned codes and the f16 scale bits of one block in ggml's layout.</summary>
+    static abstract ushort Read(byte* block, Span<byte> codes);
+
+    /// <summary>Stores 16 rows' codes (row-major, 32 per row) after the scales of a block at <paramref name="block"/>.</summary>
+    static abstract void WriteCodes(ReadOnlySpan<byte> codes, byte* block);
+}
+
+/// <summary>Interleaved sixteen-row layouts and their repacking from ggml's row-major blocks.</summary>
+internal static unsafe class InterleavedLayout
+{
+    public const int Rows = 16, ScaleBytes = Rows * sizeof(ushort);
+
+    /// <summary>
+    /// Repacks the first <paramref name="groups"/>·16 rows. Returns false (and leaves the copy unusable) when a block
+    /// scale is infinite or NaN: the kernels widen scales with integer arithmetic that assumes finite halves.
+    /// </summary>
+    public static bool Repack<TBlocks>(byte* rows, int rowBytes, int blocks, int groups, byte* destination)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        int sourceBlockBytes = TBlocks.Bytes / Rows;
+        Span<byte> codes = stackalloc byte[Rows * 32];
+        for (int g = 0; g < groups; g++)
+        {
+            byte* groupRows = rows + (long)g * Rows * rowBytes;
+            for (int b = 0; b < blocks; b++, destination += TBlocks.Bytes)
+            {
+                for (int r = 0; r < Rows; r++)
+                {
+                    ushort scale = TBlocks.Read(groupRows + (long)r * rowBytes + (long)b * sourceBlockBytes, codes.Slice(r * 32, 32));
+                    if ((scale & 0x7C00) == 0x7C00) return false;
+                    ((ushort*)destination)[r] = scale;
+                }
+                TBlocks.WriteCodes(codes, destination + ScaleBytes);
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Index of code (row r, weight e) in an eight-groups-of-sixteen-rows byte image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ByteImageIndex(int r, int e) => (e / 4) * 64 + (r / 8) * 32 + (r % 8) * 4 + e % 4;
+
+    /// <summary>
+    /// Eight halves (sign-extended into 32-bit lanes) widened exactly for finite values: the bits are moved into
+    /// float position and the exponent bias difference is multiplied in (2^112), which also renormalises subnormals.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> WidenScales(Vector256<int> signExtended) =>
+        ((signExtended << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(FloatDotProducts.HalfBitsScale);
+}
+
+/// <summary>Q8_0 as sixteen interleaved rows: the codes stored as bytes w + 128.</summary>
+internal readonly unsafe struct Q8_0x16 : IInterleavedBlocks
+{
+    public static int Bytes => InterleavedLayout.Rows * Q8_0Layout.Bytes;
+
+    public static byte Offset => 128;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
+    {
+        byte* codes = block + InterleavedLayout.ScaleBytes + half * 32;
+        low = Vector256.Load(codes + h * 64);
+        high = Vector256.Load(codes + (h + 4) * 64);
+    }
+
+    public static ushort Read(byte* block, Span<byte> codes)
+    {
+        for (int e = 0; e < 32; e++) codes[e] = (byte)(block[Q8_0Layout.Quants + e] ^ 0x80);
+        return *(ushort*)block;
+    }
+
+    public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block)
+    {
+        for (int r = 0; r < InterleavedLayout.Rows; r++)
+            for (int e = 0; e < 32; e++)
+                block[InterleavedLayout.ByteImageIndex(r, e)] = codes[r * 32 + e];
+    }
+}
+
+/// <summary>
+/// Q4_0 as sixteen interleaved rows: 32 bytes per (h, half) hold group h in their low nibbles and group h + 4 in
+/// their high nibbles, so one load and two masks give both.
+/// </summary>
+internal readonly unsafe struct Q4_0x16 : IInterleavedBlocks
+{
+    public static int Bytes => InterleavedLayout.Rows * Q4_0Layout.Bytes;
+
+    public static byte Offset => 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
+    {
+        var packed = Vector256.Load(block + InterleavedLayout.ScaleBytes + h * 64 + half * 32);
+        low = packed & Vector256.Create((byte)0x0F);
+        high = (packed.AsUInt16() >>> 4).AsByte() & Vector256.Create((byte)0x0F);
+    }
+
+    public static ushort Read(byte* block, Span<byte> codes)
+    {
+        for (int j = 0; j < 16; j++)
+        {
+            byte packed = block[Q4_0Layout.Quants + j];
+            codes[j] = (byte)(packed & 0x0F);
+            codes[j + 16] = (byte)(packed >> 4);
+        }
+        return *(ushort*)block;
+    }
+
+    public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block) => WriteNibbles(codes, block);
+
+    /// <summary>Low four bits of each code: group h in the low nibble, group h + 4 in the high nibble.</summary>
+    internal static void WriteNibbles(ReadOnlySpan<byte> codes, byte* block)
+    {
+        for (int r = 0; r < InterleavedLayout.Rows; r++)
+        {
+            for (int e = 0; e < 16; e++)
+            {
+                int at = InterleavedLayout.ByteImageIndex(r, e);
+                block[at] = (byte)((codes[r * 32 + e] & 0x0F) | (codes[r * 32 + e + 16] & 0x0F) << 4);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Q5_0 as sixteen interleaved rows: the low four bits as in <see cref="Q4_0x16"/>, then a bit plane of the fifth
+/// bits, one 32-bit word per (group, half) whose bit 4·row + j belongs to weight 4·group + j of that row.
+/// </summary>
+internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
+{
+    private const int HighBits = InterleavedLayout.ScaleBytes + 256;
+
+    public static int Bytes => InterleavedLayout.Rows * Q5_0Layout.Bytes;
+
+    public static byte Offset => 16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
+    {
+        Q4_0x16.Groups(block, h, half, out low, out high);
+        uint* bits = (uint*)(block + HighBits);
+        low |= Avx2DotProducts.BitsToBytes(bits[h * 2 + half]) & Vector256.Create((byte)0x10);
+        high |= Avx2DotProducts.BitsToBytes(bits[(h + 4) * 2 + half]) & Vector256.Create((byte)0x10);
+    }
+
+    public static ushort Read(byte* block, Span<byte> codes)
+    {
+        uint highBits = *(uint*)(block + Q5_0Layout.HighBits);
+        for (int j = 0; j < 16; j++)
+        {
+            byte packed = block[Q5_0Layout.Quants + j];
+            codes[j] = (byte)((packed & 0x0Fu) | ((highBits >> j) & 1u) << 4);
+            codes[j + 16] = (byte)(((uint)packed >> 4) | ((highBits >> (j + 16)) & 1u) << 4);
+        }
+        return *(ushort*)block;
+    }
+
+    public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block)
+    {
+        Q4_0x16.WriteNibbles(codes, block);
+        uint* bits = (uint*)(block + HighBits - InterleavedLayout.ScaleBytes);
+        new Span<uint>(bits, 16).Clear();
+        for (int r = 0; r < InterleavedLayout.Rows; r++)
+            for (int e = 0; e < 32; e++)
+                bits[(e / 4) * 2 + r / 8] |= (uint)((codes[r * 32 + e] >> 4) & 1) << ((r % 8) * 4 + e % 4);
+    }
+}

@@ -1,0 +1,95 @@
+using Liaoyuan.Operators.Kernels;
+using Liaoyuan.Operators.Quantization;
+using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Operators.Tests.Quantization;
+
+namespace Liaoyuan.Operators.Tests.Kernels;
+
+/// <summary>
+/// Matrices prepared into sixteen-row interleaved blocks: every output must be the exact quantized product up to
+/// float rounding of the per-block accumulation, and a token must give the same bits alone as in any batch (the
+/// server batches sequences of different requests; their outputs must not depend on who else is in the step).
+/// </summary>
+public sealed class InterleavedMatMulTests
+{
+    public static TheoryData<GgmlType, int, int> Cases()
+    {
+        var data = new TheoryData<GgmlType, int, int>();
+        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0 })
+        {
+            // 16 and 48: whole groups; 37 and 67: groups plus rows left in the file's layout.
+            foreach (int rows in new[] { 16, 37, 48, 67 })
+                foreach (int tokens in new[] { 1, 2, 4, 7, 13 })
+                    data.Add(type, rows, tokens);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public unsafe void InterleavedProductsAreExactAndBatchInvariant(GgmlType type, int rows, int tokens)
+    {
+        const int columns = 512;
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, columns);
+        var weights = new byte[rowBytes * rows];
+        var dequantized = new float[rows * columns];
+        for (int r = 0; r < rows; r++)
+        {
+            TestRows.Quantize(type, TestRows.Random(columns, seed: 100 + r)).CopyTo(weights, r * rowBytes);
+            Quantizer.DequantizeRow(type, weights.AsSpan(r * rowBytes, rowBytes), dequantized.AsSpan(r * columns, columns));
+        }
+        var x = new float[tokens * columns];
+        for (int t = 0; t < tokens; t++)
+            TestRows.Random(columns, seed: 900 + t).CopyTo(x, t * columns);
+
+        using var kernels = new CpuKernels(threads: 2);
+        fixed (byte* data = weights)
+        {
+            var prepared = kernels.Prepare(new WeightMatrix(data, type, rows, columns));
+            Assert.Equal(InterleavedKernels.IsSupported, prepared.Interleaved != null);
+            if (prepared.Interleaved != null) Assert.Equal(rows / 16 * 16, prepared.InterleavedRows);
+
+            var batch = new float[tokens * rows];
+            kernels.MatMul(prepared, x, batch, tokens);
+            var single = new float[rows];
+            GgmlType dotType = VecDotTypes.For(type);
+            var activations = new float[columns];
+            for (int t = 0; t < tokens; t++)
+            {
+                var token = x.AsSpan(t * columns, columns);
+                kernels.MatMul(prepared, token, single, 1);
+                Quantizer.DequantizeRow(dotType, TestRows.QuantizeActivations(dotType, token.ToArray()), activations);
+                for (int r = 0; r < rows; r++)
+                {
+                    float got = batch[t * rows + r];
+                    Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(single[r]),
+                        $"token {t}, row {r}: batch {got:R} vs alone {single[r]:R}");
+                    double exact = 0, magnitude = 0;
+                    for (int c = 0; c < columns; c++)
+                    {
+                        exact += (double)dequantized[r * columns + c] * activations[c];
+                        magnitude += Math.Abs((double)dequantized[r * columns + c] * activations[c]);
+                    }
+                    Assert.True(Math.Abs(got - exact) <= 1e-6 * magnitude + 1e-7, $"token {t}, row {r}: {got:R} vs exact {exact:R}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public unsafe void ScalesThatAreNotFiniteKeepTheFileLayout()
+    {
+        const int rows = 16, columns = 64;
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(GgmlType.Q8_0, columns);
+        var weights = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++)
+            TestRows.Quantize(GgmlType.Q8_0, TestRows.Random(columns, seed: r)).CopyTo(weights, r * rowBytes);
+        BitConverter.TryWriteBytes(weights.AsSpan(5 * rowBytes + Q8_0Layout.Bytes), (ushort)0x7C00); // +inf scale
+        using var kernels = new CpuKernels(threads: 2);
+        fixed (byte* data = weights)
+        {
+            var prepared = kernels.Prepare(new WeightMatrix(data, GgmlType.Q8_0, rows, columns));
+            Assert.True(prepared.Interleaved == null);
+        }
+    }
+}
