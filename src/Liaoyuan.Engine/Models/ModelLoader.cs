@@ -50,6 +50,9 @@ public static class ModelLoader
                 "qwen2" => new Qwen2(tensors, config, kernels),
                 _ => new Qwen3(tensors, config, kernels),
             };
+            // Loading leaves tens of MB of garbage (vocabulary strings, merge tables, repacking); hand it back to
+            // the system now rather than keep it as committed heap for the life of the process.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             return new LoadedModel(file, tokenizer, model);
         }
         catch

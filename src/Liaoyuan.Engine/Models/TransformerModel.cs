@@ -36,9 +36,10 @@ public abstract class TransformerModel
         int embd = config.EmbeddingLength;
         TokenEmbedding = tensors.Matrix("token_embd.weight", embd, config.VocabSize);
         OutputNorm = tensors.Vector("output_norm.weight", embd);
-        // Models with tied embeddings have no output matrix and reuse the embedding table.
+        // Models with tied embeddings have no output matrix and reuse the embedding table: one prepared copy then
+        // serves both the output product and the embedding lookups.
         Output = tensors.OptionalProductMatrix("output.weight", embd, config.VocabSize)
-            ?? tensors.Prepared("token_embd.weight", TokenEmbedding);
+            ?? (TokenEmbedding = tensors.Prepared("token_embd.weight", TokenEmbedding));
         RopeFactors = tensors.OptionalVector("rope_freqs.weight", config.RotaryDims / 2);
         Layers = new LayerWeights[config.BlockCount];
         for (int i = 0; i < Layers.Length; i++) Layers[i] = LoadLayer(tensors, i);

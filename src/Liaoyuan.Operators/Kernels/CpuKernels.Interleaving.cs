@@ -35,6 +35,17 @@ public sealed partial class CpuKernels
         return weight with { Interleaved = copy, InterleavedRows = groups * InterleavedLayout.Rows };
     }
 
+    private static unsafe void InterleavedRow(in WeightMatrix matrix, int row, Span<float> destination)
+    {
+        int blocks = matrix.Columns / 32;
+        switch (matrix.Type)
+        {
+            case GgmlType.Q8_0: InterleavedLayout.DequantizeRow<Q8_0x16>(matrix.Interleaved, row, blocks, destination); break;
+            case GgmlType.Q4_0: InterleavedLayout.DequantizeRow<Q4_0x16>(matrix.Interleaved, row, blocks, destination); break;
+            default: InterleavedLayout.DequantizeRow<Q5_0x16>(matrix.Interleaved, row, blocks, destination); break;
+        }
+    }
+
     public void Dispose()
     {
         if (_disposed) return;

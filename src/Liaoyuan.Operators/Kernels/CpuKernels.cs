@@ -152,6 +152,11 @@ public sealed partial class CpuKernels : IKernels
     public void GetRow(in WeightMatrix matrix, int row, Span<float> destination)
     {
         if ((uint)row >= (uint)matrix.Rows) throw new ArgumentOutOfRangeException(nameof(row), $"row {row} of {matrix.Rows}");
+        if (row < matrix.InterleavedRows)
+        {
+            InterleavedRow(matrix, row, destination[..matrix.Columns]);
+            return;
+        }
         Quantizer.DequantizeRow(matrix.Type, matrix.Row(row), destination[..matrix.Columns]);
     }
 

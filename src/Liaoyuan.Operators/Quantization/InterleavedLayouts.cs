@@ -26,6 +26,9 @@ internal unsafe interface IInterleavedBlocks
 
     /// <summary>Stores 16 rows' codes (row-major, 32 per row) after the scales of a block at <paramref name="block"/>.</summary>
     static abstract void WriteCodes(ReadOnlySpan<byte> codes, byte* block);
+
+    /// <summary>The unsigned code of weight <paramref name="e"/> of row <paramref name="r"/> in a block's codes.</summary>
+    static abstract int Code(byte* codes, int r, int e);
 }
 
 /// <summary>Interleaved sixteen-row layouts and their repacking from ggml's row-major blocks.</summary>
@@ -57,6 +60,23 @@ internal static unsafe class InterleavedLayout
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// Row <paramref name="row"/> of the interleaved copy as floats, exactly as ggml dequantizes the file's row
+    /// (d · (code − offset)): an embedding lookup then reads the resident copy instead of the file's pages.
+    /// </summary>
+    public static void DequantizeRow<TBlocks>(byte* interleaved, int row, int blocks, Span<float> destination)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        byte* block = interleaved + (long)(row / Rows) * blocks * TBlocks.Bytes;
+        int r = row % Rows;
+        for (int b = 0; b < blocks; b++, block += TBlocks.Bytes)
+        {
+            float d = Float16.ToSingle(((ushort*)block)[r]);
+            for (int e = 0; e < 32; e++)
+                destination[b * 32 + e] = (TBlocks.Code(block + ScaleBytes, r, e) - TBlocks.Offset) * d;
+        }
     }
 
     /// <summary>Index of code (row r, weight e) in an eight-groups-of-sixteen-rows byte image.</summary>
@@ -99,6 +119,8 @@ internal readonly unsafe struct Q8_0x16 : IInterleavedBlocks
             for (int e = 0; e < 32; e++)
                 block[InterleavedLayout.ByteImageIndex(r, e)] = codes[r * 32 + e];
     }
+
+    public static int Code(byte* codes, int r, int e) => codes[InterleavedLayout.ByteImageIndex(r, e)];
 }
 
 /// <summary>
@@ -131,6 +153,9 @@ internal readonly unsafe struct Q4_0x16 : IInterleavedBlocks
     }
 
     public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block) => WriteNibbles(codes, block);
+
+    public static int Code(byte* codes, int r, int e) =>
+        e < 16 ? codes[InterleavedLayout.ByteImageIndex(r, e)] & 0x0F : codes[InterleavedLayout.ByteImageIndex(r, e - 16)] >> 4;
 
     /// <summary>Low four bits of each code: group h in the low nibble, group h + 4 in the high nibble.</summary>
     internal static void WriteNibbles(ReadOnlySpan<byte> codes, byte* block)
@@ -187,5 +212,11 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
         for (int r = 0; r < InterleavedLayout.Rows; r++)
             for (int e = 0; e < 32; e++)
                 bits[(e / 4) * 2 + r / 8] |= (uint)((codes[r * 32 + e] >> 4) & 1) << ((r % 8) * 4 + e % 4);
+    }
+
+    public static int Code(byte* codes, int r, int e)
+    {
+        uint bits = ((uint*)(codes + HighBits - InterleavedLayout.ScaleBytes))[(e / 4) * 2 + r / 8];
+        return Q4_0x16.Code(codes, r, e) | (int)((bits >> ((r % 8) * 4 + e % 4)) & 1) << 4;
     }
 }

@@ -76,6 +76,33 @@ public sealed class InterleavedMatMulTests
         }
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q5_0)]
+    public unsafe void RowsReadFromTheCopyEqualTheFilesRows(GgmlType type)
+    {
+        const int rows = 37, columns = 96;
+        int rowBytes = (int)GgmlTypeInfo.RowBytes(type, columns);
+        var weights = new byte[rowBytes * rows];
+        for (int r = 0; r < rows; r++)
+            TestRows.Quantize(type, TestRows.Random(columns, seed: 40 + r)).CopyTo(weights, r * rowBytes);
+        using var kernels = new CpuKernels(threads: 1);
+        fixed (byte* data = weights)
+        {
+            var plain = new WeightMatrix(data, type, rows, columns);
+            var prepared = kernels.Prepare(plain);
+            var expected = new float[columns];
+            var got = new float[columns];
+            for (int r = 0; r < rows; r++)
+            {
+                kernels.GetRow(plain, r, expected);
+                kernels.GetRow(prepared, r, got);
+                Assert.Equal(expected, got);
+            }
+        }
+    }
+
     [Fact]
     public unsafe void ScalesThatAreNotFiniteKeepTheFileLayout()
     {
