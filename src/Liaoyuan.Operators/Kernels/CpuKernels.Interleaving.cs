@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Liaoyuan.Operators.Quantization;
 using Liaoyuan.Operators.Tensors;
 using Liaoyuan.Operators.Threading;
@@ -7,7 +6,7 @@ namespace Liaoyuan.Operators.Kernels;
 
 public sealed partial class CpuKernels
 {
-    private readonly List<nint> _interleavedCopies = [];
+    private readonly WeightArena _interleavedCopies = new();
     private bool _disposed;
 
     /// <summary>
@@ -23,15 +22,11 @@ public sealed partial class CpuKernels
             return weight;
         int groups = weight.Rows / InterleavedLayout.Rows, blocks = weight.Columns / 32;
         long bytes = (long)groups * InterleavedLayout.Rows * weight.RowBytes;
-        byte* copy = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        // A matrix whose scales turn out not to be finite leaves its space unused; such files are broken anyway.
+        byte* copy = _interleavedCopies.Allocate(bytes);
         var work = new RepackWork(weight, copy, groups);
         _pool.Run(work, work.Jobs);
-        if (work.NonFiniteScale)
-        {
-            NativeMemory.AlignedFree(copy);
-            return weight;
-        }
-        lock (_interleavedCopies) _interleavedCopies.Add((nint)copy);
+        if (work.NonFiniteScale) return weight;
         return weight with { Interleaved = copy, InterleavedRows = groups * InterleavedLayout.Rows };
     }
 
@@ -51,11 +46,7 @@ public sealed partial class CpuKernels
         if (_disposed) return;
         _disposed = true;
         _pool.Dispose();
-        lock (_interleavedCopies)
-        {
-            foreach (nint copy in _interleavedCopies) unsafe { NativeMemory.AlignedFree((void*)copy); }
-            _interleavedCopies.Clear();
-        }
+        _interleavedCopies.Dispose();
     }
 
     /// <summary>Repacks a matrix in chunks of row groups, on every thread (a large vocabulary is ~10k groups).</summary>

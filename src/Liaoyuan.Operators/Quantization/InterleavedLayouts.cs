@@ -109,15 +109,19 @@ internal readonly unsafe struct Q8_0x16 : IInterleavedBlocks
 
     public static ushort Read(byte* block, Span<byte> codes)
     {
-        for (int e = 0; e < 32; e++) codes[e] = (byte)(block[Q8_0Layout.Quants + e] ^ 0x80);
+        (Vector256.Load(block + Q8_0Layout.Quants) ^ Vector256.Create((byte)0x80)).CopyTo(codes);
         return *(ushort*)block;
     }
 
     public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block)
     {
-        for (int r = 0; r < InterleavedLayout.Rows; r++)
-            for (int e = 0; e < 32; e++)
-                block[InterleavedLayout.ByteImageIndex(r, e)] = codes[r * 32 + e];
+        // Each group of four codes of a row moves as one 32-bit word.
+        fixed (byte* source = codes)
+        {
+            for (int r = 0; r < InterleavedLayout.Rows; r++)
+                for (int g = 0; g < 8; g++)
+                    *(uint*)(block + InterleavedLayout.ByteImageIndex(r, 4 * g)) = *(uint*)(source + r * 32 + 4 * g);
+        }
     }
 
     public static int Code(byte* codes, int r, int e) => codes[InterleavedLayout.ByteImageIndex(r, e)];
@@ -160,20 +164,25 @@ internal readonly unsafe struct Q4_0x16 : IInterleavedBlocks
     /// <summary>Low four bits of each code: group h in the low nibble, group h + 4 in the high nibble.</summary>
     internal static void WriteNibbles(ReadOnlySpan<byte> codes, byte* block)
     {
-        for (int r = 0; r < InterleavedLayout.Rows; r++)
+        fixed (byte* source = codes)
         {
-            for (int e = 0; e < 16; e++)
+            var mask = Vector128.Create((byte)0x0F);
+            for (int r = 0; r < InterleavedLayout.Rows; r++)
             {
-                int at = InterleavedLayout.ByteImageIndex(r, e);
-                block[at] = (byte)((codes[r * 32 + e] & 0x0F) | (codes[r * 32 + e + 16] & 0x0F) << 4);
+                var low = Vector128.Load(source + r * 32) & mask;
+                var high = Vector128.Load(source + r * 32 + 16) & mask;
+                var packed = (low | (high.AsUInt16() << 4).AsByte()).AsUInt32();
+                for (int h = 0; h < 4; h++)
+                    *(uint*)(block + InterleavedLayout.ByteImageIndex(r, 4 * h)) = packed.GetElement(h);
             }
         }
     }
 }
 
 /// <summary>
-/// Q5_0 as sixteen interleaved rows: the low four bits as in <see cref="Q4_0x16"/>, then a bit plane of the fifth
-/// bits, one 32-bit word per (group, half) whose bit 4·row + j belongs to weight 4·group + j of that row.
+/// Q5_0 as sixteen interleaved rows: the low four bits as in <see cref="Q4_0x16"/>, then the fifth bits, 32 bytes
+/// per half of the rows: bit 2h of byte 4·row + j is the fifth bit of weight 4h + j, bit 2h + 1 that of weight
+/// 4(h + 4) + j. Two shifts and masks then put both groups' fifth bits in place for one load.
 /// </summary>
 internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
 {
@@ -187,9 +196,10 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
     public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
     {
         Q4_0x16.Groups(block, h, half, out low, out high);
-        uint* bits = (uint*)(block + HighBits);
-        low |= Avx2DotProducts.BitsToBytes(bits[h * 2 + half]) & Vector256.Create((byte)0x10);
-        high |= Avx2DotProducts.BitsToBytes(bits[(h + 4) * 2 + half]) & Vector256.Create((byte)0x10);
+        // 16-bit shifts: bits that cross into the neighbouring byte never reach its bit 4.
+        var bits = Vector256.Load(block + HighBits + half * 32).AsUInt16() >>> (2 * h);
+        low |= (bits << 4).AsByte() & Vector256.Create((byte)0x10);
+        high |= (bits << 3).AsByte() & Vector256.Create((byte)0x10);
     }
 
     public static ushort Read(byte* block, Span<byte> codes)
@@ -207,16 +217,20 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
     public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block)
     {
         Q4_0x16.WriteNibbles(codes, block);
-        uint* bits = (uint*)(block + HighBits - InterleavedLayout.ScaleBytes);
-        new Span<uint>(bits, 16).Clear();
+        byte* bits = block + HighBits - InterleavedLayout.ScaleBytes;
+        new Span<byte>(bits, 64).Clear();
         for (int r = 0; r < InterleavedLayout.Rows; r++)
             for (int e = 0; e < 32; e++)
-                bits[(e / 4) * 2 + r / 8] |= (uint)((codes[r * 32 + e] >> 4) & 1) << ((r % 8) * 4 + e % 4);
+                bits[HighBitByte(r, e)] |= (byte)(((codes[r * 32 + e] >> 4) & 1) << HighBitIndex(e));
     }
 
     public static int Code(byte* codes, int r, int e)
     {
-        uint bits = ((uint*)(codes + HighBits - InterleavedLayout.ScaleBytes))[(e / 4) * 2 + r / 8];
-        return Q4_0x16.Code(codes, r, e) | (int)((bits >> ((r % 8) * 4 + e % 4)) & 1) << 4;
+        byte* bits = codes + HighBits - InterleavedLayout.ScaleBytes;
+        return Q4_0x16.Code(codes, r, e) | ((bits[HighBitByte(r, e)] >> HighBitIndex(e)) & 1) << 4;
     }
+
+    private static int HighBitByte(int r, int e) => (r / 8) * 32 + (r % 8) * 4 + e % 4;
+
+    private static int HighBitIndex(int e) => e < 16 ? 2 * (e / 4) : 2 * (e / 4 - 4) + 1;
 }
