@@ -129,9 +129,25 @@ public abstract class TransformerModel
     // ---- building blocks shared by the architectures ----
 
     /// <summary>y = W·x, plus a LoRA adapter's low-rank update when one targets W.</summary>
-    protected unsafe void MatMul(in WeightMatrix w, float[] x, float[] y, int tokens)
+    protected void MatMul(in WeightMatrix w, float[] x, float[] y, int tokens)
     {
         Kernels.MatMul(w, x.AsSpan(0, tokens * w.Columns), y.AsSpan(0, tokens * w.Rows), tokens);
+        AddLowRank(w, x, y, tokens);
+    }
+
+    /// <summary>q, k, v = W_q·norm(x), W_k·norm(x), W_v·norm(x): three products of the same activations, as one.</summary>
+    protected void QueryKeyValue(LayerWeights w, ForwardState s)
+    {
+        int n = s.Tokens;
+        Kernels.MatMulShared(s.Norm.AsSpan(0, n * w.Query.Columns), n, w.Query, s.Q.AsSpan(0, n * w.Query.Rows),
+            w.Key, s.K.AsSpan(0, n * w.Key.Rows), w.Value, s.V.AsSpan(0, n * w.Value.Rows));
+        AddLowRank(w.Query, s.Norm, s.Q, n);
+        AddLowRank(w.Key, s.Norm, s.K, n);
+        AddLowRank(w.Value, s.Norm, s.V, n);
+    }
+
+    private unsafe void AddLowRank(in WeightMatrix w, float[] x, float[] y, int tokens)
+    {
         if (_lowRank.TryGetValue((nint)w.Data, out var update)) update.AddTo(Kernels, x, y, tokens);
     }
 
@@ -172,8 +188,9 @@ public abstract class TransformerModel
     {
         int n = s.Tokens, embd = Config.EmbeddingLength, ff = Config.FeedForwardLength;
         Kernels.RmsNorm(s.X.AsSpan(0, n * embd), w.FeedForwardNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, n * embd));
-        MatMul(w.Gate, s.Norm, s.Gate, n);
-        MatMul(w.Up, s.Norm, s.Up, n);
+        Kernels.MatMulShared(s.Norm.AsSpan(0, n * embd), n, w.Gate, s.Gate.AsSpan(0, n * ff), w.Up, s.Up.AsSpan(0, n * ff), default, default);
+        AddLowRank(w.Gate, s.Norm, s.Gate, n);
+        AddLowRank(w.Up, s.Norm, s.Up, n);
         Kernels.SwiGlu(s.Gate.AsSpan(0, n * ff), s.Up.AsSpan(0, n * ff));
         MatMul(w.Down, s.Gate, s.Projected, n);
         Kernels.Add(s.X.AsSpan(0, n * embd), s.Projected.AsSpan(0, n * embd));

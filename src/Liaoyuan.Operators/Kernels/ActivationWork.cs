@@ -24,7 +24,6 @@ internal sealed unsafe class ActivationWork : IParallelWork
     public sbyte* PackedQuants;
     public float* PackedScales;
     public int* PackedSeeds;
-    public byte SeedOffset;
 
     // Float output.
     public float* Rounded;
@@ -47,7 +46,7 @@ internal sealed unsafe class ActivationWork : IParallelWork
             int blocks = Columns / 32;
             sbyte* quants = PackedQuants + (long)t * blocks * 32;
             VnniTileKernels.PackActivations(quantized, QuantizedRowBytes, 1, blocks, quants, PackedScales + (long)t * blocks);
-            if (PackedSeeds != null) InterleavedKernels.PackSeeds(quants, blocks, SeedOffset, PackedSeeds + (long)t * blocks);
+            if (PackedSeeds != null) InterleavedKernels.PackSeeds(quants, blocks, PackedSeeds + (long)t * blocks);
         }
     }
 

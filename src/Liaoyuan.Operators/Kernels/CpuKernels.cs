@@ -21,7 +21,6 @@ public sealed partial class CpuKernels : IKernels
     private float[] _floatActivations = [];
     private sbyte[] _packedQuants = [];
     private float[] _packedScales = [];
-    private int[] _packedSeeds = [];
 
     public CpuKernels(int threads = 0)
     {
@@ -41,9 +40,12 @@ public sealed partial class CpuKernels : IKernels
         work.Tokens = tokens;
         bool batch = tokens >= 4 && Avx2TileKernels.IsSupported;
         // BF16 stays on dots: its 8-bit mantissa turns summation-order noise into rounding flips.
-        bool interleaved = weight.Interleaved != null;
-        work.Mode = interleaved ? MatMulWork.Strategy.Interleaved
-            : batch && (weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K
+        if (weight.Interleaved != null)
+        {
+            MatMulShared(x, tokens, weight, y, default, default, default, default);
+            return;
+        }
+        work.Mode = batch && (weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K
                               || weight.Type == GgmlType.Q5_0 && VnniTileKernels.IsSupported)
                 ? MatMulWork.Strategy.QuantizedTiles
             : batch && weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles
@@ -76,18 +78,15 @@ public sealed partial class CpuKernels : IKernels
             GgmlType dotType = VecDotTypes.For(weight.Type);
             int activationRowBytes = (int)GgmlTypeInfo.RowBytes(dotType, columns);
             byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
-            bool packed = interleaved || VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
+            bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
                 && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1);
-            // Interleaved products take every token from the packed rows (a batch's leftover tokens too).
-            int blocks = columns / 32, packedTokens = !packed ? 0 : interleaved || tokens == 1 ? tokens : tokens & ~3;
+            int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
             // The packed rows are read with 32-byte loads: aligned to cache lines, no load straddles two lines.
             sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32 + CacheLineBytes);
             float[] packedScales = Grow(ref _packedScales, packedTokens * blocks);
-            int[] packedSeeds = Grow(ref _packedSeeds, interleaved ? packedTokens * blocks : 0);
             fixed (byte* activations = quantized)
             fixed (sbyte* quantsBuffer = packedQuants)
             fixed (float* scales = packedScales)
-            fixed (int* seeds = packedSeeds)
             {
                 sbyte* quants = AlignToCacheLine(quantsBuffer);
                 prepare.Rounded = null;
@@ -97,15 +96,13 @@ public sealed partial class CpuKernels : IKernels
                 prepare.PackedTokens = packedTokens;
                 prepare.PackedQuants = quants;
                 prepare.PackedScales = scales;
-                prepare.PackedSeeds = interleaved ? seeds : null;
-                prepare.SeedOffset = InterleavedOffset(weight.Type);
+                prepare.PackedSeeds = null;
                 RunPerToken(prepare, tokens);
                 work.Activations = activations;
                 work.ActivationRowBytes = activationRowBytes;
                 work.PackedQuants = packed ? quants : null;
                 work.PackedScales = packed ? scales : null;
-                work.PackedSeeds = interleaved ? seeds : null;
-                work.RowsPerJob = interleaved ? InterleavedRowsPerJob(rows, tokens) : batch ? 32 : DecodeRowsPerJob(rows);
+                work.RowsPerJob = batch ? 32 : DecodeRowsPerJob(rows);
                 _pool.Run(work, work.Jobs);
             }
         }
@@ -120,22 +117,6 @@ public sealed partial class CpuKernels : IKernels
 
     /// <summary>Rows per job for one-token products: about eight jobs per thread, so uneven threads still balance.</summary>
     private int DecodeRowsPerJob(int rows) => Math.Max(4, rows / (Threads * 8));
-
-    /// <summary>Whole sixteen-row groups per job: two for batches (weights reused from cache across token groups).</summary>
-    private int InterleavedRowsPerJob(int rows, int tokens)
-    {
-        const int group = InterleavedLayout.Rows;
-        if (tokens >= 4) return 2 * group;
-        return Math.Max(group, DecodeRowsPerJob(rows) / group * group);
-    }
-
-    private static byte InterleavedOffset(GgmlType type) => type switch
-    {
-        GgmlType.Q8_0 => Q8_0x16.Offset,
-        GgmlType.Q4_0 => Q4_0x16.Offset,
-        GgmlType.Q5_0 => Q5_0x16.Offset,
-        _ => 0,
-    };
 
     private const int CacheLineBytes = 64, CacheLineFloats = CacheLineBytes / sizeof(float);
 

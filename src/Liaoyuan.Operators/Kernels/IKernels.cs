@@ -28,6 +28,14 @@ public interface IKernels : IDisposable
     /// <summary>y[t, r] = Σ_c W[r, c] · x[t, c] for every token t, computed as llama.cpp does for W's type.</summary>
     void MatMul(in WeightMatrix weight, ReadOnlySpan<float> x, Span<float> y, int tokens);
 
+    /// <summary>
+    /// Up to three products of the same activations (a layer's Q, K and V; gate and up) as one operation, so a
+    /// backend can prepare the activations once and spread all rows over its threads in one dispatch. Empty
+    /// (default) matrices are skipped; each result is exactly what <see cref="MatMul"/> gives.
+    /// </summary>
+    void MatMulShared(ReadOnlySpan<float> x, int tokens, in WeightMatrix w0, Span<float> y0,
+        in WeightMatrix w1, Span<float> y1, in WeightMatrix w2, Span<float> y2);
+
     /// <summary>Copies (dequantizes) one row of a matrix, e.g. an embedding lookup.</summary>
     void GetRow(in WeightMatrix matrix, int row, Span<float> destination);
 

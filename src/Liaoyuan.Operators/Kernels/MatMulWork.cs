@@ -17,7 +17,6 @@ internal sealed unsafe class MatMulWork : IParallelWork
         HalfDots,
         QuantizedTiles,
         FloatTiles,
-        Interleaved,
     }
 
     [ThreadStatic] private static float[]? _rowScratch;
@@ -28,7 +27,6 @@ internal sealed unsafe class MatMulWork : IParallelWork
     public float* FloatActivations;
     public sbyte* PackedQuants;
     public float* PackedScales;
-    public int* PackedSeeds;
     public float* Output;
     public int Tokens;
     public int RowsPerJob;
@@ -45,9 +43,6 @@ internal sealed unsafe class MatMulWork : IParallelWork
             case Strategy.Dots: Dots(start, end, 0); break;
             case Strategy.HalfDots: HalfDots(start, end); break;
             case Strategy.QuantizedTiles: QuantizedTiles(start, end); break;
-            case Strategy.Interleaved when Weight.Type == GgmlType.Q8_0: Interleaved<Q8_0x16>(start, end); break;
-            case Strategy.Interleaved when Weight.Type == GgmlType.Q4_0: Interleaved<Q4_0x16>(start, end); break;
-            case Strategy.Interleaved: Interleaved<Q5_0x16>(start, end); break;
             default: FloatTiles(start, end); break;
         }
     }
@@ -86,31 +81,6 @@ internal sealed unsafe class MatMulWork : IParallelWork
         byte* row = w.Data + (long)start * w.RowBytes;
         for (int r = start; r < end; r++, row += w.RowBytes)
             Output[r] = VnniTileKernels.Row<TBlocks>(row, PackedQuants, PackedScales, blocks);
-    }
-
-    /// <summary>
-    /// Sixteen-row groups from the interleaved copy: four tokens at a time through the tiles, the batch's last
-    /// tokens one at a time through the row kernel (the same arithmetic per row); rows past the copy through dots.
-    /// </summary>
-    private void Interleaved<TBlocks>(int start, int end) where TBlocks : struct, IInterleavedBlocks
-    {
-        var w = Weight;
-        int blocks = w.Columns / 32, groupEnd = Math.Min(end, w.InterleavedRows), grouped = Tokens & ~3;
-        long groupBytes = (long)InterleavedLayout.Rows * w.RowBytes;
-        for (int t = 0; t < Tokens; t += t < grouped ? 4 : 1)
-        {
-            sbyte* quants = PackedQuants + (long)t * blocks * 32;
-            float* scales = PackedScales + (long)t * blocks;
-            int* seeds = PackedSeeds + (long)t * blocks;
-            float* o = Output + (long)t * w.Rows;
-            for (int r = start; r < groupEnd; r += InterleavedLayout.Rows)
-            {
-                byte* group = w.Interleaved + r / InterleavedLayout.Rows * groupBytes;
-                if (t < grouped) InterleavedKernels.Tile<TBlocks>(group, quants, scales, seeds, blocks, o + r, w.Rows);
-                else InterleavedKernels.Rows<TBlocks>(group, quants, scales, seeds, blocks, o + r);
-            }
-        }
-        if (end > groupEnd) Dots(Math.Max(start, groupEnd), end, 0);
     }
 
     /// <summary>F16 weights against activations widened and scaled once per product (see F16ByScaled).</summary>

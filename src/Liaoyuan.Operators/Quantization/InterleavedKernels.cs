@@ -8,7 +8,7 @@ namespace Liaoyuan.Operators.Quantization;
 /// Products of sixteen interleaved weight rows (<see cref="IInterleavedBlocks"/>) with packed Q8_0 activations on
 /// VNNI. Each <c>vpdpbusd</c> multiplies one group of four weights of eight rows by the same four activation bytes
 /// (broadcast), so a block's integer dot of eight rows ends in the eight lanes of one register, seeded with the
-/// token's −offset·Σa: one conversion and one FMA then scale eight rows at once, and the results are stored
+/// token's −Σa times the weight type's offset: one conversion and one FMA then scale eight rows at once, and the results are stored
 /// without a horizontal sum. Per row the float arithmetic is the same in <see cref="Tile{TBlocks}"/> and
 /// <see cref="Rows{TBlocks}"/> (one FMA of d_w·d_a and the block's exact integer sum, block after block), so a
 /// token gives the same bits alone or in a batch.
@@ -27,10 +27,10 @@ internal static unsafe class InterleavedKernels
         for (int b = 0; b < blocks; b++, group += TBlocks.Bytes, quants += 32)
         {
             int* seed = seeds + b;
-            var i00 = Vector256.Create(seed[0]);
-            var i10 = Vector256.Create(seed[blocks]);
-            var i20 = Vector256.Create(seed[2 * blocks]);
-            var i30 = Vector256.Create(seed[3 * blocks]);
+            var i00 = Vector256.Create(seed[0] << TBlocks.OffsetShift);
+            var i10 = Vector256.Create(seed[blocks] << TBlocks.OffsetShift);
+            var i20 = Vector256.Create(seed[2 * blocks] << TBlocks.OffsetShift);
+            var i30 = Vector256.Create(seed[3 * blocks] << TBlocks.OffsetShift);
             Vector256<int> i01 = i00, i11 = i10, i21 = i20, i31 = i30;
             for (int h = 0; h < 4; h++)
             {
@@ -95,7 +95,7 @@ internal static unsafe class InterleavedKernels
         Vector256<float> c0 = default, c1 = default;
         for (int b = 0; b < blocks; b++, group += TBlocks.Bytes, quants += 32)
         {
-            var i0 = Vector256.Create(seeds[b]);
+            var i0 = Vector256.Create(seeds[b] << TBlocks.OffsetShift);
             var i1 = i0;
             for (int h = 0; h < 4; h++)
             {
@@ -118,15 +118,15 @@ internal static unsafe class InterleavedKernels
         c1.Store(output + 8);
     }
 
-    /// <summary>−offset · Σ a for each block of one packed token: what Σ (w + offset)·a overshoots Σ w·a by.</summary>
-    public static void PackSeeds(sbyte* quants, int blocks, byte offset, int* seeds)
+    /// <summary>
+    /// −Σa for each block of one packed token; times a weight type's offset it is what Σ (w + offset)·a overshoots
+    /// Σ w·a by, so one set of packed activations serves Q8_0, Q4_0 and Q5_0 matrices alike.
+    /// </summary>
+    public static void PackSeeds(sbyte* quants, int blocks, int* seeds)
     {
-        var offsets = Vector256.Create(offset);
+        var ones = Vector256.Create((byte)1);
         for (int b = 0; b < blocks; b++, quants += 32)
-        {
-            var sums = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, offsets, Vector256.Load(quants));
-            seeds[b] = -Vector256.Sum(sums);
-        }
+            seeds[b] = -Vector256.Sum(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ones, Vector256.Load(quants)));
     }
 
     /// <summary>Four activation bytes repeated into every 32-bit lane.</summary>

@@ -18,6 +18,9 @@ internal unsafe interface IInterleavedBlocks
 
     static abstract byte Offset { get; }
 
+    /// <summary>log2 of <see cref="Offset"/>: the kernels scale the activations' −Σa by it.</summary>
+    static abstract int OffsetShift { get; }
+
     /// <summary>Groups h and h + 4 (h = 0..3) of rows 8·half .. 8·half + 7, each as 8 rows × 4 unsigned codes.</summary>
     static abstract void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high);
 
@@ -99,6 +102,8 @@ internal readonly unsafe struct Q8_0x16 : IInterleavedBlocks
 
     public static byte Offset => 128;
 
+    public static int OffsetShift => 7;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
     {
@@ -136,6 +141,8 @@ internal readonly unsafe struct Q4_0x16 : IInterleavedBlocks
     public static int Bytes => InterleavedLayout.Rows * Q4_0Layout.Bytes;
 
     public static byte Offset => 8;
+
+    public static int OffsetShift => 3;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
@@ -191,6 +198,8 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
     public static int Bytes => InterleavedLayout.Rows * Q5_0Layout.Bytes;
 
     public static byte Offset => 16;
+
+    public static int OffsetShift => 4;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)

@@ -103,6 +103,51 @@ public sealed class InterleavedMatMulTests
         }
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q4_0, 1)]
+    [InlineData(GgmlType.Q8_0, GgmlType.Q5_0, GgmlType.Q4_0, 6)]
+    [InlineData(GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q8_0, 5)]
+    [InlineData(GgmlType.Q4_0, GgmlType.Q4_0, GgmlType.F32, 3)]
+    public unsafe void SharedProductsEqualSeparateProducts(GgmlType type0, GgmlType type1, GgmlType type2, int tokens)
+    {
+        const int columns = 256;
+        int[] rows = [48, 21, 37];
+        GgmlType[] types = [type0, type1, type2];
+        var data = new byte[3][];
+        for (int m = 0; m < 3; m++)
+        {
+            int rowBytes = (int)GgmlTypeInfo.RowBytes(types[m], columns);
+            data[m] = new byte[rowBytes * rows[m]];
+            for (int r = 0; r < rows[m]; r++)
+                TestRows.Quantize(types[m], TestRows.Random(columns, seed: 1000 * m + r)).CopyTo(data[m], r * rowBytes);
+        }
+        var x = TestRows.Random(tokens * columns, seed: 5);
+        using var kernels = new CpuKernels(threads: 2);
+        fixed (byte* d0 = data[0])
+        fixed (byte* d1 = data[1])
+        fixed (byte* d2 = data[2])
+        {
+            var w0 = kernels.Prepare(new WeightMatrix(d0, types[0], rows[0], columns));
+            var w1 = kernels.Prepare(new WeightMatrix(d1, types[1], rows[1], columns));
+            var w2 = kernels.Prepare(new WeightMatrix(d2, types[2], rows[2], columns));
+            float[] shared0 = new float[tokens * rows[0]], shared1 = new float[tokens * rows[1]], shared2 = new float[tokens * rows[2]];
+            kernels.MatMulShared(x, tokens, w0, shared0, w1, shared1, w2, shared2);
+            float[] alone0 = new float[tokens * rows[0]], alone1 = new float[tokens * rows[1]], alone2 = new float[tokens * rows[2]];
+            kernels.MatMul(w0, x, alone0, tokens);
+            kernels.MatMul(w1, x, alone1, tokens);
+            kernels.MatMul(w2, x, alone2, tokens);
+            Assert.Equal(alone0, shared0);
+            Assert.Equal(alone1, shared1);
+            Assert.Equal(alone2, shared2);
+            Assert.Contains(alone1, v => v != 0);
+
+            // Two matrices: the third slot empty.
+            Array.Clear(shared0);
+            kernels.MatMulShared(x, tokens, w0, shared0, w1, shared1, default, default);
+            Assert.Equal(alone0, shared0);
+        }
+    }
+
     [Fact]
     public unsafe void ScalesThatAreNotFiniteKeepTheFileLayout()
     {
