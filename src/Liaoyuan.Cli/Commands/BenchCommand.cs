@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Liaoyuan.Engine.Gguf;
 using Liaoyuan.Engine.Models;
+using Liaoyuan.Engine.Quantization;
 using Liaoyuan.Operators.Kernels;
 using Liaoyuan.Operators.Tensors;
 
@@ -37,7 +39,10 @@ internal static class BenchCommand
             using var loaded = ModelLoader.Load(path, new CpuKernels(t));
             var kernels = loaded.Model.Kernels;
             var session = new InferenceSession(loaded.Model, Math.Max(p, n) + 1, GgmlType.F16);
-            string type = loaded.File.Tensors.FirstOrDefault(x => x.Name == "blk.0.ffn_down.weight")?.Type.ToString() ?? "?";
+            // The file's own quantization name (Q4_K_M), as llama-bench prints it; else the first FFN matrix's type.
+            string type = loaded.File.GetIntegerOrNull("general.file_type") is { } fileType && Enum.IsDefined((LlamaFileType)fileType)
+                ? ((LlamaFileType)fileType).ToString().Replace("Mostly", "", StringComparison.Ordinal)
+                : loaded.File.Tensors.FirstOrDefault(x => x.Name == "blk.0.ffn_down.weight")?.Type.ToString() ?? "?";
             var random = new Random(1);
             int[] tokens = Enumerable.Range(0, Math.Max(p, n)).Select(_ => random.Next(loaded.Config.VocabSize)).ToArray();
             var results = new List<BenchResult>();

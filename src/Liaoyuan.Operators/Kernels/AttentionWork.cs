@@ -46,7 +46,21 @@ internal sealed unsafe class AttentionWork : IParallelWork
 
         float max = float.NegativeInfinity;
         float* key = Keys + (long)kvHead * dim;
-        for (int j = 0; j < visible; j++, key += KeyStride)
+        int j = 0;
+        if (HalfPrecision && dim % 32 == 0 && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Sse.IsSupported)
+        {
+            fixed (float* q = query)
+            fixed (float* scoreBuffer = scores)
+            {
+                for (; j + 4 <= visible; j += 4, key += 4L * KeyStride)
+                {
+                    var four = FloatDotProducts.WidenedF16x4(q, key, KeyStride, dim) * Vector128.Create(Shape.Scale);
+                    four.Store(scoreBuffer + j);
+                    max = MathF.Max(max, MathF.Max(MathF.Max(four[0], four[1]), MathF.Max(four[2], four[3])));
+                }
+            }
+        }
+        for (; j < visible; j++, key += KeyStride)
         {
             var k = new ReadOnlySpan<float>(key, dim);
             float score = (HalfPrecision ? FloatDotProducts.WidenedF16(query, k) : Vectors.VectorMath.Dot(query, k)) * Shape.Scale;
@@ -54,13 +68,7 @@ internal sealed unsafe class AttentionWork : IParallelWork
             if (score > max) max = score;
         }
 
-        double sum = 0;
-        for (int j = 0; j < visible; j++)
-        {
-            float e = MathF.Exp(scores[j] - max);
-            scores[j] = e;
-            sum += e;
-        }
+        double sum = Vectors.VectorExp.ExpAndSum(scores.AsSpan(0, visible), max);
         float inverse = (float)(1.0 / sum);
         int n = 0;
         if (Vector256.IsHardwareAccelerated)

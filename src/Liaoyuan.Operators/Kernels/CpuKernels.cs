@@ -165,7 +165,16 @@ public sealed partial class CpuKernels : IKernels
 
     public void SwiGlu(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (int i = 0; i < gate.Length; i++)
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 8 <= gate.Length; i += 8)
+            {
+                var g = Vector256.Create(gate[i..]);
+                (g / (Vector256<float>.One + VectorExp.Exp(-g)) * Vector256.Create(up[i..])).CopyTo(gate[i..]);
+            }
+        }
+        for (; i < gate.Length; i++)
         {
             float g = gate[i];
             gate[i] = g / (1.0f + MathF.Exp(-g)) * up[i];

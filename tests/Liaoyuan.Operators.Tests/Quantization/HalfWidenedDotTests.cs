@@ -101,3 +101,26 @@ public sealed class HalfRoundingTests
         }
     }
 }
+
+public sealed class FourKeyDotTests
+{
+    [Theory]
+    [InlineData(32, 32)]
+    [InlineData(64, 128)]
+    [InlineData(128, 160)]
+    public unsafe void FourKeysAtOnceGiveEachKeysBits(int dim, int stride)
+    {
+        float[] query = TestRows.Random(dim, seed: 1).Select(v => (float)(Half)v).ToArray();
+        float[] keys = TestRows.Random(4 * stride, seed: 2).Select(v => (float)(Half)v).ToArray();
+        fixed (float* q = query)
+        fixed (float* k = keys)
+        {
+            var four = FloatDotProducts.WidenedF16x4(q, k, stride, dim);
+            for (int j = 0; j < 4; j++)
+            {
+                float expected = FloatDotProducts.WidenedF16(query, keys.AsSpan(j * stride, dim));
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(four[j]));
+            }
+        }
+    }
+}
