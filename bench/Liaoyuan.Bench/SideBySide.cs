@@ -49,6 +49,7 @@ public static class SideBySide
                 () => LlamaDecode(context, tokens, genTokens, batch: false)));
 
         Console.WriteLine($"model {Path.GetFileName(path)}, {threads} threads, {reps} alternating repetitions");
+        var decodeRates = new List<(double Ours, double Theirs)>();
         foreach (var test in tests)
         {
             test.Ours(); test.Theirs(); // warm-up
@@ -60,8 +61,19 @@ public static class SideBySide
                 theirRates.Add(test.Tokens / Time(test.Theirs));
             }
             double a = Median(oursRates), b = Median(theirRates);
+            if (test.Name.StartsWith("tg", StringComparison.Ordinal)) decodeRates.Add((a, b));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{test.Name,-6} liaoyuan {a,8:F2} t/s [{oursRates.Min():F2}–{oursRates.Max():F2}]   llama.cpp {b,8:F2} t/s [{theirRates.Min():F2}–{theirRates.Max():F2}]   ratio {a / b:F2}x"));
+        }
+        if (decodeRates.Count > 0)
+        {
+            // Every weight is read once per generated token (an untied embedding table only a row at a time).
+            bool tied = ours.File.FindTensor("output.weight") is null;
+            long bytesPerToken = ours.File.Tensors.Where(t => tied || t.Name != "token_embd.weight").Sum(t => t.ByteSize);
+            double bandwidth = Bandwidth.Measure(threads), limit = bandwidth * 1e9 / bytesPerToken;
+            var (a, b) = decodeRates[0];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"decode limit {limit:F1} t/s ({bandwidth:F1} GB/s read at {threads} threads / {bytesPerToken / 1e6:F0} MB per token): liaoyuan {a / limit:P0}, llama.cpp {b / limit:P0}"));
         }
         return 0;
     }
