@@ -3,42 +3,32 @@ using System.Runtime.InteropServices;
 namespace Liaoyuan.Operators.Kernels;
 
 /// <summary>
-/// Native memory for a backend's weight copies, handed out from large chunks aligned to 2 MiB. On Linux each chunk
-/// asks for transparent huge pages: decoding streams every weight once per token, and with 4 KiB pages that is a
-/// TLB miss (and a prefetch stream restarted) every 4 KiB. Chunks are filled front to back and only huge pages
-/// wholly inside what has been handed out are advised, so a chunk's unused end never becomes resident (a huge
-/// page there would be populated whole).
+/// Native memory for a backend's weight copies, handed out first-fit from large chunks aligned to 2 MiB. On Linux
+/// each chunk asks for transparent huge pages: decoding streams every weight once per token, and with 4 KiB pages
+/// that is a TLB miss (and a prefetch stream restarted) every 4 KiB. Chunks are reserved, not touched: only the
+/// pages a copy is written to become resident, so the waste is at most the partly used huge page at the end of
+/// each chunk's filled part.
 /// </summary>
 internal sealed unsafe class WeightArena : IDisposable
 {
-    private const long HugePage = 2L << 20, ChunkBytes = 64L << 20;
-    private readonly List<nint> _chunks = [];
-    private byte* _next;
-    private long _left;
-    private long _advisedTo;
+    private const long HugePage = 2L << 20, ChunkBytes = 256L << 20;
+    private readonly List<Chunk> _chunks = [];
 
     public byte* Allocate(long bytes)
     {
         bytes = (bytes + 63) & ~63L;
         lock (_chunks)
         {
-            if (bytes > _left)
+            var chunk = _chunks.Find(c => c.Left >= bytes);
+            if (chunk is null)
             {
                 long size = Math.Max(ChunkBytes, (bytes + HugePage - 1) / HugePage * HugePage);
-                _next = (byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)HugePage);
-                _chunks.Add((nint)_next);
-                _left = size;
-                _advisedTo = (long)_next;
+                chunk = new Chunk((byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)HugePage), size);
+                if (OperatingSystem.IsLinux()) _ = madvise((nint)chunk.Start, (nuint)size, HugePageAdvice);
+                _chunks.Add(chunk);
             }
-            byte* result = _next;
-            _next += bytes;
-            _left -= bytes;
-            long advisable = (long)_next / HugePage * HugePage;
-            if (OperatingSystem.IsLinux() && advisable > _advisedTo)
-            {
-                _ = madvise((nint)_advisedTo, (nuint)(advisable - _advisedTo), HugePageAdvice);
-                _advisedTo = advisable;
-            }
+            byte* result = chunk.Start + chunk.Used;
+            chunk.Used += bytes;
             return result;
         }
     }
@@ -47,10 +37,16 @@ internal sealed unsafe class WeightArena : IDisposable
     {
         lock (_chunks)
         {
-            foreach (nint chunk in _chunks) NativeMemory.AlignedFree((void*)chunk);
+            foreach (var chunk in _chunks) NativeMemory.AlignedFree(chunk.Start);
             _chunks.Clear();
-            _left = 0;
         }
+    }
+
+    private sealed class Chunk(byte* start, long size)
+    {
+        public byte* Start { get; } = start;
+        public long Used { get; set; }
+        public long Left => size - Used;
     }
 
     private const int HugePageAdvice = 14; // MADV_HUGEPAGE
