@@ -78,7 +78,8 @@ public static class LoadBench
                 return 1;
             }
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(modelId)}[/] at {baseAddress}, {maxTokens} tokens per request, {seconds:F0} s per level");
-            if (soakMinutes is { } minutes) return await SoakAsync(client, http, soakClients, TimeSpan.FromMinutes(minutes), Number(args, "--sample-seconds", 5));
+            if (soakMinutes is { } minutes)
+                return await SoakAsync(client, http, soakClients, TimeSpan.FromMinutes(minutes), Number(args, "--sample-seconds", 5), inProcess: server is not null);
 
             var table = new Table().AddColumns("clients", "requests", "failed", "tokens", "aggregate t/s", "p50 TTFT ms", "p99 TTFT ms");
             var aggregates = new Dictionary<int, double>();
@@ -123,7 +124,7 @@ public static class LoadBench
         return (perClient.SelectMany(o => o).ToList(), watch.Elapsed);
     }
 
-    private static async Task<int> SoakAsync(StreamingClient client, HttpClient http, int clients, TimeSpan duration, int sampleSeconds)
+    private static async Task<int> SoakAsync(StreamingClient client, HttpClient http, int clients, TimeSpan duration, int sampleSeconds, bool inProcess)
     {
         var samples = new List<(TimeSpan At, long Bytes)>();
         var watch = Stopwatch.StartNew();
@@ -134,6 +135,7 @@ public static class LoadBench
             while (!load.IsCompleted)
             {
                 if (await ResidentBytesAsync(http) is { } bytes) samples.Add((watch.Elapsed, bytes));
+                if (inProcess) Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds:F0}s {MemoryBreakdown()}");
                 task.Value = Math.Min(watch.Elapsed.TotalSeconds, duration.TotalSeconds);
                 await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(sampleSeconds)));
             }
@@ -150,6 +152,15 @@ public static class LoadBench
         static string MiB(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture);
         Console.WriteLine($"resident memory over {samples.Count} samples: first {MiB(samples[0].Bytes)} MiB, last {MiB(samples[^1].Bytes)} MiB, max {MiB(samples.Max(s => s.Bytes))} MiB");
         return outcomes.Any(o => !o.Ok) ? 1 : 0;
+    }
+
+    /// <summary>Where this process's memory is (the server runs in it): anonymous vs file-backed resident pages and the GC heap.</summary>
+    private static string MemoryBreakdown()
+    {
+        static string Field(string name) => File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?[(name.Length + 1)..].Trim() ?? "?";
+        var gc = GC.GetGCMemoryInfo();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"RssAnon {Field("RssAnon")}, RssFile {Field("RssFile")}, GC heap {gc.HeapSizeBytes >> 20} MiB, committed {gc.TotalCommittedBytes >> 20} MiB, fragmented {gc.FragmentedBytes >> 20} MiB, gen2 collections {GC.CollectionCount(2)}");
     }
 
     /// <summary>The server's resident memory as its /metrics endpoint reports it.</summary>

@@ -38,6 +38,7 @@ internal sealed class ActiveSequence
         // prompt token is always run again because its logits are not kept.
         _prefilled = parameters.ScorePrompt ? 0 : Math.Min(reusable, request.Prompt.Count - 1);
         session.TruncateTo(_prefilled);
+        session.Adapter = request.Adapter;
     }
 
     public SequenceRequest Request { get; }

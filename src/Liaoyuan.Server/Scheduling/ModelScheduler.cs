@@ -193,7 +193,7 @@ public sealed class ModelScheduler : IDisposable
                 request.Events.Writer.TryComplete(new OperationCanceledException(request.Cancel));
                 continue;
             }
-            var (slot, reusable) = _pool.Acquire(request.Prompt, request.Parameters.ContextLength);
+            var (slot, reusable) = _pool.Acquire(request.Prompt, request.Parameters.ContextLength, request.Adapter);
             var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer);
             Interlocked.Add(ref _reusedPromptTokens, sequence.ReusedTokens);
             _active.Add(sequence);

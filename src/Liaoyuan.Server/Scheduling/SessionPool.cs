@@ -25,10 +25,11 @@ internal sealed class SessionPool(TransformerModel model, int slots, int context
     /// Takes the idle slot whose session shares the longest prefix with <paramref name="prompt"/> and holds
     /// <paramref name="contextLength"/> tokens (0: the pool's context). A slot whose session is too small, or that has
     /// none yet, gets a new one of just that size, so requests asking for a small context take a small KV cache;
-    /// on ties a slot that needs no new cache wins, then the least recently used.
+    /// on ties a slot that needs no new cache wins, then the least recently used. A cached prefix counts only when it
+    /// was computed with the same <paramref name="adapter"/> (keys and values depend on it).
     /// </summary>
     /// <returns>The slot index and how many leading prompt tokens its cache already holds.</returns>
-    public (int Slot, int Reusable) Acquire(IReadOnlyList<int> prompt, int contextLength = 0)
+    public (int Slot, int Reusable) Acquire(IReadOnlyList<int> prompt, int contextLength = 0, LoraWeights? adapter = null)
     {
         int needed = contextLength > 0 ? Math.Min(contextLength, ContextLength) : ContextLength;
         int bestSlot = -1, bestShared = -1;
@@ -37,7 +38,7 @@ internal sealed class SessionPool(TransformerModel model, int slots, int context
         {
             if (_inUse[slot]) continue;
             bool fits = _sessions[slot] is { } session && session.ContextLength >= needed;
-            int shared = fits ? CommonPrefix(_sessions[slot]!.Tokens, prompt) : 0;
+            int shared = fits && _sessions[slot]!.Adapter == adapter ? CommonPrefix(_sessions[slot]!.Tokens, prompt) : 0;
             bool better = shared != bestShared ? shared > bestShared
                 : fits != bestFits ? fits
                 : _lastUsed[slot] < _lastUsed[bestSlot];

@@ -21,9 +21,9 @@ public sealed class Llama(ModelTensors tensors, ModelHyperparameters config, IKe
         var w = Layers[layer];
         int n = s.Tokens, embd = Config.EmbeddingLength;
         Kernels.RmsNorm(s.X.AsSpan(0, n * embd), w.AttentionNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, n * embd));
-        MatMul(w.Query, s.Norm, s.Q, n);
-        MatMul(w.Key, s.Norm, s.K, n);
-        MatMul(w.Value, s.Norm, s.V, n);
+        MatMul(w.Query, s.Norm, s.Q, s);
+        MatMul(w.Key, s.Norm, s.K, s);
+        MatMul(w.Value, s.Norm, s.V, s);
         // Some llama-architecture checkpoints carry attention biases; llama.cpp adds them when present.
         AddBias(s.Q, w.QueryBias, n);
         AddBias(s.K, w.KeyBias, n);

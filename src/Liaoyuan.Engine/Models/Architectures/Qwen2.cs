@@ -20,11 +20,11 @@ public sealed class Qwen2(ModelTensors tensors, ModelHyperparameters config, IKe
         var w = Layers[layer];
         int n = s.Tokens, embd = Config.EmbeddingLength;
         Kernels.RmsNorm(s.X.AsSpan(0, n * embd), w.AttentionNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, n * embd));
-        MatMul(w.Query, s.Norm, s.Q, n);
+        MatMul(w.Query, s.Norm, s.Q, s);
         AddBias(s.Q, w.QueryBias, n);
-        MatMul(w.Key, s.Norm, s.K, n);
+        MatMul(w.Key, s.Norm, s.K, s);
         AddBias(s.K, w.KeyBias, n);
-        MatMul(w.Value, s.Norm, s.V, n);
+        MatMul(w.Value, s.Norm, s.V, s);
         AddBias(s.V, w.ValueBias, n);
         Kernels.Rope(s.Q.AsSpan(0, n * Config.HeadCount * Config.KeyLength), Config.HeadCount, Config.KeyLength, s.Positions, Rope);
         Kernels.Rope(s.K.AsSpan(0, n * Config.KvHeadCount * Config.KeyLength), Config.KvHeadCount, Config.KeyLength, s.Positions, Rope);

@@ -20,9 +20,9 @@ public sealed class Qwen3(ModelTensors tensors, ModelHyperparameters config, IKe
         var w = Layers[layer];
         int n = s.Tokens, embd = Config.EmbeddingLength;
         Kernels.RmsNorm(s.X.AsSpan(0, n * embd), w.AttentionNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, n * embd));
-        MatMul(w.Query, s.Norm, s.Q, n);
-        MatMul(w.Key, s.Norm, s.K, n);
-        MatMul(w.Value, s.Norm, s.V, n);
+        MatMul(w.Query, s.Norm, s.Q, s);
+        MatMul(w.Key, s.Norm, s.K, s);
+        MatMul(w.Value, s.Norm, s.V, s);
         HeadNorm(s.Q, w.QueryNorm!, Config.HeadCount, n);
         HeadNorm(s.K, w.KeyNorm!, Config.KvHeadCount, n);
         Kernels.Rope(s.Q.AsSpan(0, n * Config.HeadCount * Config.KeyLength), Config.HeadCount, Config.KeyLength, s.Positions, Rope);
