@@ -136,9 +136,9 @@ public sealed class LoraServingTests(ModelFixture models) : IDisposable
         private BatchedDecodeStepExecutor? _inner;
         public int MixedSteps;
 
-        public void Decode(IReadOnlyList<(InferenceSession Session, int Token)> step)
+        public void Decode(IReadOnlyList<(InferenceSession Session, int[] Tokens)> step)
         {
-            _inner ??= new BatchedDecodeStepExecutor(step[0].Session.Model, 8);
+            _inner ??= new BatchedDecodeStepExecutor(step[0].Session.Model, 512);
             if (step.Select(s => s.Session.Adapter).Distinct().Count() > 1) Interlocked.Increment(ref MixedSteps);
             Thread.Sleep(5); // lets every concurrent request join before the first ones finish
             _inner.Decode(step);

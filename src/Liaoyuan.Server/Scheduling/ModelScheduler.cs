@@ -35,6 +35,8 @@ public sealed class ModelScheduler : IDisposable
     private readonly IDecodeStepExecutor _executor;
     private readonly ServerMetrics? _metrics;
     private readonly SessionPool _pool;
+    private readonly SequenceScratch _scratch = new();
+    private readonly List<(ActiveSequence Sequence, int[] Tokens)> _step = [];
     private readonly Queue<SequenceRequest> _waiting = new();
     private readonly List<ActiveSequence> _active = [];
     private readonly SemaphoreSlim _wake = new(0);
@@ -54,7 +56,8 @@ public sealed class ModelScheduler : IDisposable
         ModelId = modelId;
         _model = model;
         _options = options;
-        _executor = executor ?? new BatchedDecodeStepExecutor(model.Model, options.Slots);
+        if (options.PrefillTokensPerStep < 1) throw new ArgumentOutOfRangeException(nameof(options), "prefill tokens per step must be ≥ 1");
+        _executor = executor ?? new BatchedDecodeStepExecutor(model.Model, options.Slots + options.PrefillTokensPerStep);
         _metrics = metrics;
         _pool = new SessionPool(model.Model, options.Slots, options.ContextLength, options.KvType);
         _gauges = () => (ModelId, Queued, Active);
@@ -150,33 +153,51 @@ public sealed class ModelScheduler : IDisposable
         }
         Retire();
 
+        // Prompt chunks (within the step's prefill budget) and every decoding sequence's next token share one pass.
+        _step.Clear();
         int budget = _options.PrefillTokensPerStep;
         foreach (var sequence in _active)
         {
-            if (!sequence.Prefilling || budget <= 0) continue;
-            Guard(sequence, () =>
+            if (!sequence.Prefilling || budget <= 0 || sequence.Finished) continue;
+            if (sequence.ScoresPrompt) Guard(sequence, () => budget -= sequence.ScorePromptChunk(budget));
+            else
             {
-                budget -= sequence.Prefill(budget);
-                if (sequence.Prefilling) return;
-                if (sequence.Request.Parameters.MaxTokens == 0) sequence.FinishWithoutGenerating();
-                else sequence.SampleNext();
-            });
+                var chunk = sequence.NextPromptChunk(budget);
+                budget -= chunk.Length;
+                Join(sequence, chunk);
+            }
         }
-
-        var decoding = _active.Where(s => !s.Finished && !s.Prefilling && s.NextToken >= 0).ToList();
-        if (decoding.Count > 0)
+        foreach (var sequence in _active)
+        {
+            if (!sequence.Finished && !sequence.Prefilling && sequence.NextToken >= 0) Join(sequence, [sequence.NextToken]);
+        }
+        if (_step.Count > 0)
         {
             try
             {
-                _executor.Decode(decoding.Select(s => (s.Session, s.NextToken)).ToList());
-                foreach (var sequence in decoding) Guard(sequence, sequence.SampleNext);
+                _executor.Decode(_step.Select(s => (s.Sequence.Session, s.Tokens)).ToList());
             }
             catch (Exception problem) when (problem is not OperationCanceledException)
             {
-                foreach (var sequence in decoding) sequence.Fail(problem);
+                foreach (var (sequence, _) in _step) sequence.Fail(problem);
+            }
+            foreach (var (sequence, tokens) in _step)
+            {
+                if (sequence.Finished) continue;
+                if (sequence.Prefilling) Guard(sequence, () => sequence.Prefilled(tokens.Length));
+                else Guard(sequence, sequence.SampleNext);
             }
         }
         Retire();
+    }
+
+    /// <summary>Adds a sequence's tokens to the step, unless they would overflow its cache (which would fail the whole pass).</summary>
+    private void Join(ActiveSequence sequence, int[] tokens)
+    {
+        var session = sequence.Session;
+        if (session.Position + tokens.Length > session.ContextLength)
+            sequence.Fail(new ContextOverflowException(session.Position + tokens.Length, session.ContextLength));
+        else _step.Add((sequence, tokens));
     }
 
     private void Admit()
@@ -194,7 +215,7 @@ public sealed class ModelScheduler : IDisposable
                 continue;
             }
             var (slot, reusable) = _pool.Acquire(request.Prompt, request.Parameters.ContextLength, request.Adapter);
-            var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer);
+            var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer, _scratch);
             Interlocked.Add(ref _reusedPromptTokens, sequence.ReusedTokens);
             _active.Add(sequence);
             Interlocked.Increment(ref _activeCount);
