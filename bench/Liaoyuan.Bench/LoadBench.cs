@@ -127,6 +127,8 @@ public static class LoadBench
     private static async Task<int> SoakAsync(StreamingClient client, HttpClient http, int clients, TimeSpan duration, int sampleSeconds, bool inProcess)
     {
         var samples = new List<(TimeSpan At, long Bytes)>();
+        long sessions = 0;
+        string? breakdown = null;
         var watch = Stopwatch.StartNew();
         var load = RunLevelAsync(client, clients, duration);
         await AnsiConsole.Progress().StartAsync(async progress =>
@@ -134,8 +136,9 @@ public static class LoadBench
             var task = progress.AddTask($"soak: {clients} clients for {duration.TotalMinutes:F1} min", maxValue: duration.TotalSeconds);
             while (!load.IsCompleted)
             {
-                if (await ResidentBytesAsync(http) is { } bytes) samples.Add((watch.Elapsed, bytes));
-                if (inProcess) Console.Error.WriteLine($"{watch.Elapsed.TotalSeconds:F0}s {MemoryBreakdown()}");
+                if (await MetricAsync(http, "liaoyuan_process_resident_memory_bytes") is { } bytes) samples.Add((watch.Elapsed, bytes));
+                sessions = await MetricAsync(http, "liaoyuan_session_memory_bytes") ?? sessions;
+                if (inProcess) breakdown = MemoryBreakdown();
                 task.Value = Math.Min(watch.Elapsed.TotalSeconds, duration.TotalSeconds);
                 await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(sampleSeconds)));
             }
@@ -151,6 +154,8 @@ public static class LoadBench
         }
         static string MiB(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture);
         Console.WriteLine($"resident memory over {samples.Count} samples: first {MiB(samples[0].Bytes)} MiB, last {MiB(samples[^1].Bytes)} MiB, max {MiB(samples.Max(s => s.Bytes))} MiB");
+        Console.WriteLine($"kept by the scheduler's sessions and buffers at the last sample: {MiB(sessions)} MiB");
+        if (breakdown is not null) Console.WriteLine($"this process at the last sample: {breakdown}");
         return outcomes.Any(o => !o.Ok) ? 1 : 0;
     }
 
@@ -163,18 +168,20 @@ public static class LoadBench
             $"RssAnon {Field("RssAnon")}, RssFile {Field("RssFile")}, GC heap {gc.HeapSizeBytes >> 20} MiB, committed {gc.TotalCommittedBytes >> 20} MiB, fragmented {gc.FragmentedBytes >> 20} MiB, gen2 collections {GC.CollectionCount(2)}");
     }
 
-    /// <summary>The server's resident memory as its /metrics endpoint reports it.</summary>
-    private static async Task<long?> ResidentBytesAsync(HttpClient http)
+    /// <summary>A gauge from the server's /metrics endpoint, summed over its series.</summary>
+    private static async Task<long?> MetricAsync(HttpClient http, string name)
     {
         try
         {
             string metrics = await http.GetStringAsync("/metrics");
+            long? total = null;
             foreach (string line in metrics.Split('\n'))
             {
-                if (!line.StartsWith("liaoyuan_process_resident_memory_bytes", StringComparison.Ordinal)) continue;
+                if (!line.StartsWith(name, StringComparison.Ordinal) || (line.Length > name.Length && line[name.Length] is not (' ' or '{'))) continue;
                 string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return (long)value;
+                if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) total = (total ?? 0) + (long)value;
             }
+            return total;
         }
         catch (HttpRequestException)
         {

@@ -26,11 +26,12 @@ internal static class ServeCommand
         var context = new Option<int>("--ctx", "-c") { Description = "Context length per sequence (default: the model's, at most 4096)" };
         var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
         var threads = new Option<int>("--threads", "-t") { Description = "Compute threads per model (default: all cores)" };
+        var kvBudget = new Option<string?>("--kv-budget") { Description = "Memory each model's sequences may keep in KV caches, idle ones kept for prompt reuse included, e.g. 512M; least recently used idle ones are dropped to fit (default: --parallel full-context caches)" };
         var memory = new Option<string?>("--memory-budget") { Description = "Memory loaded models may use, e.g. 16G; idle models are unloaded to fit (default: no limit)" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB", DefaultValueFactory = _ => 8 };
 
         var command = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
-        foreach (var option in new Option[] { models, lora, store, host, port, data, noAuth, adminKey, database, parallel, queue, context, kvType, threads, memory, maxBody })
+        foreach (var option in new Option[] { models, lora, store, host, port, data, noAuth, adminKey, database, parallel, queue, context, kvType, kvBudget, threads, memory, maxBody })
             command.Options.Add(option);
         command.SetAction(async (parse, cancel) =>
         {
@@ -54,13 +55,14 @@ internal static class ServeCommand
                 AdminKey = admin,
                 Database = databaseName,
                 Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
-                MemoryBudgetBytes = ParseBytes(parse.GetValue(memory)),
+                MemoryBudgetBytes = ParseBytes(parse.GetValue(memory), "--memory-budget"),
                 MaxRequestBodyBytes = Check(parse.GetValue(maxBody), 1, 1024, "--max-body-mb") * 1024L * 1024,
                 Scheduler = new SchedulerOptions
                 {
                     Slots = Check(parse.GetValue(parallel), 1, 256, "--parallel"),
                     QueueCapacity = Check(parse.GetValue(queue), 0, 100_000, "--queue"),
                     ContextLength = Check(parse.GetValue(context), 0, 1 << 20, "--ctx"),
+                    KvBudgetBytes = ParseBytes(parse.GetValue(kvBudget), "--kv-budget"),
                     KvType = parse.GetValue(kvType)?.ToLowerInvariant() switch
                     {
                         "f16" or null => GgmlType.F16,
@@ -185,14 +187,14 @@ internal static class ServeCommand
         value >= min && value <= max ? value : throw new UserInputException($"{name} must be from {min} to {max}, got {value}");
 
     /// <summary>"16G", "512M", "1048576" → bytes.</summary>
-    internal static long ParseBytes(string? text)
+    internal static long ParseBytes(string? text, string option = "--memory-budget")
     {
         if (string.IsNullOrWhiteSpace(text)) return 0;
         string t = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
         long unit = t.EndsWith('K') ? 1L << 10 : t.EndsWith('M') ? 1L << 20 : t.EndsWith('G') ? 1L << 30 : t.EndsWith('T') ? 1L << 40 : 1;
         if (unit > 1) t = t[..^1];
         if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) || number < 0)
-            throw new UserInputException($"--memory-budget must be a size such as 16G or 512M, got '{text}'");
+            throw new UserInputException($"{option} must be a size such as 16G or 512M, got '{text}'");
         return (long)(number * unit);
     }
 }

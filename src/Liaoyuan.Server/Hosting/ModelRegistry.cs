@@ -126,12 +126,25 @@ public sealed class ModelRegistry : IDisposable
     public IReadOnlyList<AdapterSource> Adapters => _options.Adapters;
 
     /// <summary>
-    /// Checks every adapter against its base model's file (architecture, tensor names and shapes) without loading
-    /// either, so that a wrong adapter stops the server at start instead of failing its first request.
+    /// Checks what would otherwise fail a first request, without loading any model: that the KV budget holds one
+    /// full-context sequence of each model, and every adapter against its base model's file (architecture, tensor
+    /// names and shapes).
     /// </summary>
     /// <exception cref="ArgumentException">Naming the adapter and the problem.</exception>
-    public static void CheckAdapters(ServerOptions options)
+    public static void CheckAtStart(ServerOptions options)
     {
+        if (options.Scheduler.KvBudgetBytes > 0)
+        {
+            foreach (var model in options.Models)
+            {
+                using var file = GgufFile.Open(model.Path);
+                int vocab = (int)(file.FindTensor("token_embd.weight")?.Shape[1]
+                    ?? throw new ArgumentException($"model '{model.Id}': {model.Path} has no token_embd.weight"));
+                var config = ModelHyperparameters.Read(file, vocab);
+                int context = SessionPool.ContextFor(config, options.Scheduler.ContextLength);
+                SessionPool.CheckBudget(config, context, options.Scheduler.KvType, options.Scheduler.KvBudgetBytes);
+            }
+        }
         var ids = options.Models.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var adapter in options.Adapters)
         {
@@ -235,8 +248,7 @@ public sealed class ModelRegistry : IDisposable
             var template = ChatTemplate.FromModelOrFallback(loaded.Tokenizer.ChatTemplate,
                 warning => _log.LogWarning("{Id}: {Warning}", source.Id, warning));
             var modelScheduler = new ModelScheduler(source.Id, loaded, scheduler, _options.DecodeStepExecutor?.Invoke(), _metrics);
-            long kvBytes = scheduler.Slots * SessionPool.KvBytesPerSlot(loaded.Config, modelScheduler.ContextLength, scheduler.KvType);
-            return new ServedModel(source, loaded, template, modelScheduler, fileBytes + kvBytes);
+            return new ServedModel(source, loaded, template, modelScheduler, fileBytes + modelScheduler.SessionBudgetBytes);
         }
         catch
         {

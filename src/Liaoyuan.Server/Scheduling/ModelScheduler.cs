@@ -16,6 +16,10 @@ public sealed record SchedulerOptions
     /// <summary>Tokens per sequence; 0 takes the model's context, at most 4096.</summary>
     public int ContextLength { get; init; }
 
+    /// <summary>Bytes that the slots' sessions (KV caches and logits, idle ones kept for prefix reuse included) may take
+    /// together; 0 lets every slot hold a full-context session. Least recently used idle sessions are evicted to fit.</summary>
+    public long KvBudgetBytes { get; init; }
+
     public GgmlType KvType { get; init; } = GgmlType.F16;
 
     /// <summary>Prompt tokens fed per step, shared by the sequences still reading their prompts, so that a long
@@ -42,7 +46,7 @@ public sealed class ModelScheduler : IDisposable
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _worker;
-    private readonly Func<(string, int, int)> _gauges;
+    private readonly Func<(string, int, int, long)> _gauges;
     private volatile bool _paused;
     private int _activeCount;
     private long _reusedPromptTokens;
@@ -59,8 +63,8 @@ public sealed class ModelScheduler : IDisposable
         if (options.PrefillTokensPerStep < 1) throw new ArgumentOutOfRangeException(nameof(options), "prefill tokens per step must be ≥ 1");
         _executor = executor ?? new BatchedDecodeStepExecutor(model.Model, options.Slots + options.PrefillTokensPerStep);
         _metrics = metrics;
-        _pool = new SessionPool(model.Model, options.Slots, options.ContextLength, options.KvType);
-        _gauges = () => (ModelId, Queued, Active);
+        _pool = new SessionPool(model.Model, options.Slots, options.ContextLength, options.KvType, options.KvBudgetBytes);
+        _gauges = () => (ModelId, Queued, Active, SessionBytes + ScratchBytes);
         _metrics?.Track(_gauges);
         _worker = new Thread(Run) { IsBackground = true, Name = $"liaoyuan-scheduler-{modelId}" };
         _worker.Start();
@@ -68,6 +72,15 @@ public sealed class ModelScheduler : IDisposable
 
     public string ModelId { get; }
     public int ContextLength => _pool.ContextLength;
+
+    /// <summary>The most the sessions take: what the budget allows (KV caches and logits rows).</summary>
+    public long SessionBudgetBytes => _pool.BudgetBytes;
+
+    /// <summary>What the kept sessions take now; updated by the scheduler thread, read as a snapshot.</summary>
+    public long SessionBytes => _pool.KeptBytes;
+
+    /// <summary>The buffers the scheduler's sequences share (sampling, masking, echo scoring).</summary>
+    internal long ScratchBytes => _scratch.Bytes;
     public int Queued { get { lock (_waiting) return _waiting.Count; } }
     public int Active => Volatile.Read(ref _activeCount);
 
@@ -207,14 +220,17 @@ public sealed class ModelScheduler : IDisposable
             SequenceRequest? request;
             lock (_waiting)
             {
-                if (!_waiting.TryDequeue(out request)) return;
+                if (!_waiting.TryPeek(out request)) return;
+                if (request.Cancel.IsCancellationRequested)
+                {
+                    _waiting.Dequeue();
+                    request.Events.Writer.TryComplete(new OperationCanceledException(request.Cancel));
+                    continue;
+                }
             }
-            if (request.Cancel.IsCancellationRequested)
-            {
-                request.Events.Writer.TryComplete(new OperationCanceledException(request.Cancel));
-                continue;
-            }
-            var (slot, reusable) = _pool.Acquire(request.Prompt, request.Parameters.ContextLength, request.Adapter);
+            // Null when the KV budget has no room until an active sequence finishes: the request keeps its place.
+            if (_pool.TryAcquire(request.Prompt, request.Parameters.ContextLength, request.Adapter) is not var (slot, reusable)) return;
+            lock (_waiting) _waiting.Dequeue();
             var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer, _scratch);
             Interlocked.Add(ref _reusedPromptTokens, sequence.ReusedTokens);
             _active.Add(sequence);
