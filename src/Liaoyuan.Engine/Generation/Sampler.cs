@@ -65,22 +65,27 @@ public sealed class Sampler
         }
 
         var probabilities = s.Probabilities.AsSpan(0, kept);
-        Softmax(work, order, probabilities, 1.0f);
-        if (_options.TopP < 1)
+        // The untempered distribution only matters to top-p and min-p; with neither (OpenAI's defaults) it would be a
+        // wasted exp over the whole vocabulary for every token of every sequence.
+        if (_options.TopP < 1 || _options.MinP > 0)
         {
-            double cumulative = 0;
-            for (int i = 0; i < kept; i++)
+            Softmax(work, order, probabilities, 1.0f);
+            if (_options.TopP < 1)
             {
-                cumulative += probabilities[i];
-                if (cumulative >= _options.TopP) { kept = i + 1; break; }
+                double cumulative = 0;
+                for (int i = 0; i < kept; i++)
+                {
+                    cumulative += probabilities[i];
+                    if (cumulative >= _options.TopP) { kept = i + 1; break; }
+                }
             }
-        }
-        if (_options.MinP > 0)
-        {
-            double threshold = probabilities[0] * _options.MinP;
-            int i = 1;
-            while (i < kept && probabilities[i] >= threshold) i++;
-            kept = i;
+            if (_options.MinP > 0)
+            {
+                double threshold = probabilities[0] * _options.MinP;
+                int i = 1;
+                while (i < kept && probabilities[i] >= threshold) i++;
+                kept = i;
+            }
         }
         Softmax(work, order[..kept], probabilities[..kept], _options.Temperature);
         double draw = _random.NextDouble(), sum = 0;
