@@ -81,10 +81,11 @@ public static class LoadBench
             if (soakMinutes is { } minutes)
                 return await SoakAsync(client, http, soakClients, TimeSpan.FromMinutes(minutes), Number(args, "--sample-seconds", 5), inProcess: server is not null);
 
-            var table = new Table().AddColumns("clients", "requests", "failed", "tokens", "aggregate t/s", "p50 TTFT ms", "p99 TTFT ms");
+            var table = new Table().AddColumns("clients", "requests", "failed", "tokens", "aggregate t/s", "p50 TTFT ms", "p99 TTFT ms", "sequences/step");
             var aggregates = new Dictionary<int, double>();
             foreach (int clients in levels)
             {
+                long stepsBefore = await MetricAsync(http, "liaoyuan_step_sequences_count") ?? 0, sequencesBefore = await MetricAsync(http, "liaoyuan_step_sequences_sum") ?? 0;
                 var (outcomes, wall) = await AnsiConsole.Status().StartAsync($"{clients} concurrent streaming clients...",
                     _ => RunLevelAsync(client, clients, TimeSpan.FromSeconds(seconds)));
                 int tokens = outcomes.Where(o => o.Ok).Sum(o => o.Tokens);
@@ -92,7 +93,8 @@ public static class LoadBench
                 aggregates[clients] = tokens / wall.TotalSeconds;
                 table.AddRow(clients.ToString(CultureInfo.InvariantCulture), outcomes.Count.ToString(CultureInfo.InvariantCulture),
                     outcomes.Count(o => !o.Ok).ToString(CultureInfo.InvariantCulture), tokens.ToString(CultureInfo.InvariantCulture),
-                    Format(aggregates[clients]), Format(Percentile(firstTokens, 0.50)), Format(Percentile(firstTokens, 0.99)));
+                    Format(aggregates[clients]), Format(Percentile(firstTokens, 0.50)), Format(Percentile(firstTokens, 0.99)),
+                    Format(await MeanSequencesPerStepAsync(http, stepsBefore, sequencesBefore)));
                 foreach (var problem in outcomes.Where(o => !o.Ok).Select(o => o.Problem).Distinct().Take(3))
                     AnsiConsole.MarkupLine($"[red]failed:[/] {Markup.Escape(problem ?? "")}");
             }
@@ -166,6 +168,14 @@ public static class LoadBench
         var gc = GC.GetGCMemoryInfo();
         return string.Create(CultureInfo.InvariantCulture,
             $"RssAnon {Field("RssAnon")}, RssFile {Field("RssFile")}, GC heap {gc.HeapSizeBytes >> 20} MiB, committed {gc.TotalCommittedBytes >> 20} MiB, fragmented {gc.FragmentedBytes >> 20} MiB, gen2 collections {GC.CollectionCount(2)}");
+    }
+
+    /// <summary>How many sequences shared a forward pass on average since the counts given (NaN without the server's histogram).</summary>
+    private static async Task<double> MeanSequencesPerStepAsync(HttpClient http, long stepsBefore, long sequencesBefore)
+    {
+        long steps = (await MetricAsync(http, "liaoyuan_step_sequences_count") ?? 0) - stepsBefore;
+        long sequences = (await MetricAsync(http, "liaoyuan_step_sequences_sum") ?? 0) - sequencesBefore;
+        return steps > 0 ? (double)sequences / steps : double.NaN;
     }
 
     /// <summary>A gauge from the server's /metrics endpoint, summed over its series.</summary>

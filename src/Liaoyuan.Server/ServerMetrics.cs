@@ -17,6 +17,7 @@ public sealed class ServerMetrics : IDisposable
     private readonly Counter<long> _rejected;
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _tokensPerSecond;
+    private readonly Histogram<int> _stepSequences;
     private readonly List<Func<(string Model, int Queued, int Active, long SessionBytes)>> _schedulers = [];
 
     public ServerMetrics()
@@ -27,6 +28,8 @@ public sealed class ServerMetrics : IDisposable
         _completionTokens = _meter.CreateCounter<long>("liaoyuan.completion_tokens", "{token}", "Tokens generated");
         _rejected = _meter.CreateCounter<long>("liaoyuan.rejected_requests", "{request}", "Requests refused with 429 because the queue was full");
         _timeToFirstToken = _meter.CreateHistogram<double>("liaoyuan.time_to_first_token", "s", "From arrival in the queue to the first generated token");
+        _stepSequences = _meter.CreateHistogram<int>("liaoyuan.step_sequences", "{sequence}", "Sequences sharing each batched forward pass (how full continuous batching keeps the steps)",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
         _tokensPerSecond = _meter.CreateHistogram<double>("liaoyuan.decode_rate", "{token}/s", "Generated tokens per second of each finished sequence, after its first token");
         _meter.CreateObservableGauge("liaoyuan.queue_depth", () => Observe(s => s.Queued), "{request}", "Sequences waiting for a slot");
         _meter.CreateObservableGauge("liaoyuan.active_sequences", () => Observe(s => s.Active), "{sequence}", "Sequences being decoded");
@@ -49,6 +52,8 @@ public sealed class ServerMetrics : IDisposable
         if (timeToFirstToken is { } ttft) _timeToFirstToken.Record(ttft, tag);
         if (decodeSeconds is > 0 && completionTokens > 1) _tokensPerSecond.Record((completionTokens - 1) / decodeSeconds.Value, tag);
     }
+
+    public void StepRan(string model, int sequences) => _stepSequences.Record(sequences, new KeyValuePair<string, object?>("model", model));
 
     internal void Track(Func<(string Model, int Queued, int Active, long SessionBytes)> scheduler)
     {

@@ -189,6 +189,7 @@ public sealed class ModelScheduler : IDisposable
             try
             {
                 _executor.Decode(_step.Select(s => (s.Sequence.Session, s.Tokens)).ToList());
+                _metrics?.StepRan(ModelId, _step.Count);
             }
             catch (Exception problem) when (problem is not OperationCanceledException)
             {
