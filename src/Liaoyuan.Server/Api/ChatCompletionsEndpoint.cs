@@ -24,7 +24,8 @@ internal static class ChatCompletionsEndpoint
             .Select(choice => new SequenceRequest(prompt,
                 request.Common.ForChoice(choice, prompt.Length, served.Scheduler.ContextLength, served.Model.Config.VocabSize, "messages",
                     request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
-                abandon.Token) { Adapter = lease.Adapter })
+                abandon.Token)
+            { Adapter = lease.Adapter })
             .ToList();
         var meter = RequestMeter.Of(http);
         if (meter is not null) await meter.AdmitAsync(lease.Id, prompt.Length, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
