@@ -35,35 +35,65 @@ public sealed class SessionPoolTests(ModelFixture models)
     }
 
     [Fact]
-    public void Kept_sessions_never_exceed_the_budget_and_the_least_recently_used_idle_ones_are_evicted_first()
+    public void Kept_sessions_never_exceed_the_budget_however_many_distinct_prompts_and_contexts_come()
     {
         var config = models.Reference.Config;
         long full = SessionPool.SessionBytes(config, 256, GgmlType.F16);
         // Eight slots, but room for only 2.5 full-context sessions.
         var pool = new SessionPool(models.Reference.Model, slots: 8, contextLength: 256, GgmlType.F16, budgetBytes: full * 5 / 2);
         var random = new Random(7);
-        int[] contexts = [0, 64, 128, 256, 32];
-        int[]? previous = null;
+        int[] contexts = [32, 64, 128, 256];
+        int refused = 0, evicted = 0;
         for (int n = 0; n < 40; n++)
         {
-            int[] prompt = Enumerable.Range(0, 40 + random.Next(60)).Select(_ => random.Next(1, 200)).ToArray();
-            var (slot, reused) = pool.TryAcquire(prompt, contexts[n % contexts.Length])!.Value;
-            var session = pool.Session(slot);
-            session.TruncateTo(reused);
-            session.Evaluate(prompt[reused..Math.Min(prompt.Length, session.ContextLength)]);
-            Assert.True(pool.KeptBytes <= pool.BudgetBytes, $"after prompt {n}: {pool.KeptBytes} > {pool.BudgetBytes}");
-            Assert.Equal(pool.SessionContexts().Where(c => c > 0).Sum(c => SessionPool.SessionBytes(config, c, GgmlType.F16)), pool.KeptBytes);
-            pool.Release(slot);
-
-            // The most recently used session survives the evictions: the previous prompt's prefix is still there.
-            if (previous is not null && previous.Length <= 32)
+            // A few sequences at once, so that distinct sessions must exist side by side.
+            var held = new List<int>();
+            for (int j = 0; j < 1 + random.Next(4); j++)
             {
-                var (again, reusedAgain) = pool.TryAcquire(previous, 32)!.Value;
-                Assert.Equal(previous.Length, reusedAgain);
-                pool.Release(again);
+                int context = contexts[random.Next(contexts.Length)];
+                int[] prompt = Enumerable.Range(0, 20 + random.Next(40)).Select(_ => random.Next(1, 200)).ToArray();
+                var before = pool.SessionContexts();
+                if (pool.TryAcquire(prompt, context) is not var (slot, reused))
+                {
+                    long active = held.Sum(h => SessionPool.SessionBytes(config, pool.Session(h).ContextLength, GgmlType.F16));
+                    Assert.True(active + SessionPool.SessionBytes(config, context, GgmlType.F16) > pool.BudgetBytes, "refused although it fitted");
+                    refused++;
+                    break;
+                }
+                var after = pool.SessionContexts();
+                evicted += Enumerable.Range(0, pool.Slots).Count(s => s != slot && before[s] > 0 && after[s] == 0);
+                held.Add(slot);
+                var session = pool.Session(slot);
+                session.TruncateTo(reused);
+                session.Evaluate(prompt[reused..Math.Min(prompt.Length, session.ContextLength)]);
+                Assert.True(pool.KeptBytes <= pool.BudgetBytes, $"round {n}: {pool.KeptBytes} > {pool.BudgetBytes}");
+                Assert.Equal(pool.SessionContexts().Where(c => c > 0).Sum(c => SessionPool.SessionBytes(config, c, GgmlType.F16)), pool.KeptBytes);
             }
-            previous = prompt[..Math.Min(prompt.Length, session.ContextLength)];
+            foreach (int slot in held) pool.Release(slot);
         }
+        Assert.True(evicted > 0, "no idle session was ever evicted: the budget was never put to the test");
+        Assert.True(refused > 0, "no request ever had to wait: the budget was never full");
+    }
+
+    [Fact]
+    public void The_least_recently_used_idle_session_is_evicted_first()
+    {
+        long full = SessionPool.SessionBytes(models.Reference.Config, 256, GgmlType.F16), half = SessionPool.SessionBytes(models.Reference.Config, 128, GgmlType.F16);
+        var pool = new SessionPool(models.Reference.Model, slots: 4, contextLength: 256, GgmlType.F16, budgetBytes: full + 2 * half);
+        int[][] prompts = [[10, 11, 12], [20, 21, 22], [30, 31, 32]];
+        var slots = prompts.Select(prompt =>
+        {
+            var (slot, _) = pool.TryAcquire(prompt, 128)!.Value;
+            pool.Session(slot).Evaluate(prompt);
+            return slot;
+        }).ToList();
+        foreach (int slot in slots) pool.Release(slot); // the first prompt's session is now the least recently used
+        // A full-context session does not fit beside three half-size ones: the oldest (the first prompt's) goes.
+        var (big, _) = pool.TryAcquire([40, 41], 256)!.Value;
+        Assert.Equal([0, 128, 128, 256], pool.SessionContexts().Order());
+        pool.Release(big);
+        foreach (var kept in prompts[1..]) Assert.Equal(kept.Length, pool.TryAcquire(kept, 128)!.Value.Reusable);
+        Assert.Equal(0, pool.TryAcquire(prompts[0], 128)!.Value.Reusable);
     }
 
     [Fact]
