@@ -78,12 +78,14 @@ public static class LoadBench
                 return 1;
             }
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(modelId)}[/] at {baseAddress}, {maxTokens} tokens per request, {seconds:F0} s per level");
-            if (soakMinutes is { } minutes) return await SoakAsync(client, http, soakClients, TimeSpan.FromMinutes(minutes), Number(args, "--sample-seconds", 5));
+            if (soakMinutes is { } minutes)
+                return await SoakAsync(client, http, soakClients, TimeSpan.FromMinutes(minutes), Number(args, "--sample-seconds", 5), inProcess: server is not null);
 
-            var table = new Table().AddColumns("clients", "requests", "failed", "tokens", "aggregate t/s", "p50 TTFT ms", "p99 TTFT ms");
+            var table = new Table().AddColumns("clients", "requests", "failed", "tokens", "aggregate t/s", "p50 TTFT ms", "p99 TTFT ms", "sequences/step");
             var aggregates = new Dictionary<int, double>();
             foreach (int clients in levels)
             {
+                long stepsBefore = await MetricAsync(http, "liaoyuan_step_sequences_count") ?? 0, sequencesBefore = await MetricAsync(http, "liaoyuan_step_sequences_sum") ?? 0;
                 var (outcomes, wall) = await AnsiConsole.Status().StartAsync($"{clients} concurrent streaming clients...",
                     _ => RunLevelAsync(client, clients, TimeSpan.FromSeconds(seconds)));
                 int tokens = outcomes.Where(o => o.Ok).Sum(o => o.Tokens);
@@ -91,7 +93,8 @@ public static class LoadBench
                 aggregates[clients] = tokens / wall.TotalSeconds;
                 table.AddRow(clients.ToString(CultureInfo.InvariantCulture), outcomes.Count.ToString(CultureInfo.InvariantCulture),
                     outcomes.Count(o => !o.Ok).ToString(CultureInfo.InvariantCulture), tokens.ToString(CultureInfo.InvariantCulture),
-                    Format(aggregates[clients]), Format(Percentile(firstTokens, 0.50)), Format(Percentile(firstTokens, 0.99)));
+                    Format(aggregates[clients]), Format(Percentile(firstTokens, 0.50)), Format(Percentile(firstTokens, 0.99)),
+                    Format(await MeanSequencesPerStepAsync(http, stepsBefore, sequencesBefore)));
                 foreach (var problem in outcomes.Where(o => !o.Ok).Select(o => o.Problem).Distinct().Take(3))
                     AnsiConsole.MarkupLine($"[red]failed:[/] {Markup.Escape(problem ?? "")}");
             }
@@ -123,9 +126,11 @@ public static class LoadBench
         return (perClient.SelectMany(o => o).ToList(), watch.Elapsed);
     }
 
-    private static async Task<int> SoakAsync(StreamingClient client, HttpClient http, int clients, TimeSpan duration, int sampleSeconds)
+    private static async Task<int> SoakAsync(StreamingClient client, HttpClient http, int clients, TimeSpan duration, int sampleSeconds, bool inProcess)
     {
         var samples = new List<(TimeSpan At, long Bytes)>();
+        long sessions = 0;
+        string? breakdown = null;
         var watch = Stopwatch.StartNew();
         var load = RunLevelAsync(client, clients, duration);
         await AnsiConsole.Progress().StartAsync(async progress =>
@@ -133,7 +138,9 @@ public static class LoadBench
             var task = progress.AddTask($"soak: {clients} clients for {duration.TotalMinutes:F1} min", maxValue: duration.TotalSeconds);
             while (!load.IsCompleted)
             {
-                if (await ResidentBytesAsync(http) is { } bytes) samples.Add((watch.Elapsed, bytes));
+                if (await MetricAsync(http, "liaoyuan_process_resident_memory_bytes") is { } bytes) samples.Add((watch.Elapsed, bytes));
+                sessions = await MetricAsync(http, "liaoyuan_session_memory_bytes") ?? sessions;
+                if (inProcess) breakdown = MemoryBreakdown();
                 task.Value = Math.Min(watch.Elapsed.TotalSeconds, duration.TotalSeconds);
                 await Task.WhenAny(load, Task.Delay(TimeSpan.FromSeconds(sampleSeconds)));
             }
@@ -149,21 +156,42 @@ public static class LoadBench
         }
         static string MiB(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture);
         Console.WriteLine($"resident memory over {samples.Count} samples: first {MiB(samples[0].Bytes)} MiB, last {MiB(samples[^1].Bytes)} MiB, max {MiB(samples.Max(s => s.Bytes))} MiB");
+        Console.WriteLine($"kept by the scheduler's sessions and buffers at the last sample: {MiB(sessions)} MiB");
+        if (breakdown is not null) Console.WriteLine($"this process at the last sample: {breakdown}");
         return outcomes.Any(o => !o.Ok) ? 1 : 0;
     }
 
-    /// <summary>The server's resident memory as its /metrics endpoint reports it.</summary>
-    private static async Task<long?> ResidentBytesAsync(HttpClient http)
+    /// <summary>Where this process's memory is (the server runs in it): anonymous vs file-backed resident pages and the GC heap.</summary>
+    private static string MemoryBreakdown()
+    {
+        static string Field(string name) => File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.Ordinal))?[(name.Length + 1)..].Trim() ?? "?";
+        var gc = GC.GetGCMemoryInfo();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"RssAnon {Field("RssAnon")}, RssFile {Field("RssFile")}, GC heap {gc.HeapSizeBytes >> 20} MiB, committed {gc.TotalCommittedBytes >> 20} MiB, fragmented {gc.FragmentedBytes >> 20} MiB, gen2 collections {GC.CollectionCount(2)}");
+    }
+
+    /// <summary>How many sequences shared a forward pass on average since the counts given (NaN without the server's histogram).</summary>
+    private static async Task<double> MeanSequencesPerStepAsync(HttpClient http, long stepsBefore, long sequencesBefore)
+    {
+        long steps = (await MetricAsync(http, "liaoyuan_step_sequences_count") ?? 0) - stepsBefore;
+        long sequences = (await MetricAsync(http, "liaoyuan_step_sequences_sum") ?? 0) - sequencesBefore;
+        return steps > 0 ? (double)sequences / steps : double.NaN;
+    }
+
+    /// <summary>A gauge from the server's /metrics endpoint, summed over its series.</summary>
+    private static async Task<long?> MetricAsync(HttpClient http, string name)
     {
         try
         {
             string metrics = await http.GetStringAsync("/metrics");
+            long? total = null;
             foreach (string line in metrics.Split('\n'))
             {
-                if (!line.StartsWith("liaoyuan_process_resident_memory_bytes", StringComparison.Ordinal)) continue;
+                if (!line.StartsWith(name, StringComparison.Ordinal) || (line.Length > name.Length && line[name.Length] is not (' ' or '{'))) continue;
                 string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return (long)value;
+                if (parts.Length >= 2 && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) total = (total ?? 0) + (long)value;
             }
+            return total;
         }
         catch (HttpRequestException)
         {

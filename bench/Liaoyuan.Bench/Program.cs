@@ -9,9 +9,10 @@ using Liaoyuan.TestSupport;
 // liaoyuan-bench bandwidth                      memory read bandwidth and the decode limit it implies
 // liaoyuan-bench load (MODEL | --url URL --model-id ID) [--clients 1,4,8,16] [--seconds S] [--soak MINUTES]
 //                                               concurrent streaming clients against the HTTP server
+// liaoyuan-bench step MODEL [-t N] [--sequences 1,2,4,8]   one batched decode step: forward pass vs sampling per batch size
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options] | train-speed [-t N] [--steps K] [--shape NAME]");
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options] | train-speed [-t N] [--steps K] [--shape NAME] | step MODEL [-t N] [--sequences 1,2,4,8]");
     return 2;
 }
 switch (args[0])
@@ -29,6 +30,8 @@ switch (args[0])
         return KernelBench.Run(args[1..]);
     case "load":
         return await LoadBench.RunAsync(args[1..]);
+    case "step":
+        return StepBench.Run(args[1..]);
     case "bandwidth":
         Bandwidth.Report();
         return 0;

@@ -51,6 +51,7 @@ public sealed class LiaoyuanServer : IAsyncDisposable
     {
         if (!options.NoAuth && options.DataDirectory is null && options.Database is null)
             throw new ArgumentException("the server needs a data folder or a database for apps and keys, or no-auth mode");
+        ModelRegistry.CheckAtStart(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         if (logging is not null) logging(builder.Logging);

@@ -17,7 +17,8 @@ public sealed class ServerMetrics : IDisposable
     private readonly Counter<long> _rejected;
     private readonly Histogram<double> _timeToFirstToken;
     private readonly Histogram<double> _tokensPerSecond;
-    private readonly List<Func<(string Model, int Queued, int Active)>> _schedulers = [];
+    private readonly Histogram<int> _stepSequences;
+    private readonly List<Func<(string Model, int Queued, int Active, long SessionBytes)>> _schedulers = [];
 
     public ServerMetrics()
     {
@@ -27,9 +28,13 @@ public sealed class ServerMetrics : IDisposable
         _completionTokens = _meter.CreateCounter<long>("liaoyuan.completion_tokens", "{token}", "Tokens generated");
         _rejected = _meter.CreateCounter<long>("liaoyuan.rejected_requests", "{request}", "Requests refused with 429 because the queue was full");
         _timeToFirstToken = _meter.CreateHistogram<double>("liaoyuan.time_to_first_token", "s", "From arrival in the queue to the first generated token");
+        _stepSequences = _meter.CreateHistogram<int>("liaoyuan.step_sequences", "{sequence}", "Sequences sharing each batched forward pass (how full continuous batching keeps the steps)",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
         _tokensPerSecond = _meter.CreateHistogram<double>("liaoyuan.decode_rate", "{token}/s", "Generated tokens per second of each finished sequence, after its first token");
         _meter.CreateObservableGauge("liaoyuan.queue_depth", () => Observe(s => s.Queued), "{request}", "Sequences waiting for a slot");
         _meter.CreateObservableGauge("liaoyuan.active_sequences", () => Observe(s => s.Active), "{sequence}", "Sequences being decoded");
+        _meter.CreateObservableGauge("liaoyuan.session_memory", () => Observe(s => s.SessionBytes), "By",
+            "Memory a model's sequences keep: KV caches and logits of its sessions (bounded by the KV budget) and the scheduler's shared buffers");
         // Read by the load bench's soak mode, which watches for growth over a long run.
         _meter.CreateObservableGauge("liaoyuan.process.resident_memory", ResidentBytes, "By", "Resident memory of the server process");
     }
@@ -48,21 +53,23 @@ public sealed class ServerMetrics : IDisposable
         if (decodeSeconds is > 0 && completionTokens > 1) _tokensPerSecond.Record((completionTokens - 1) / decodeSeconds.Value, tag);
     }
 
-    internal void Track(Func<(string Model, int Queued, int Active)> scheduler)
+    public void StepRan(string model, int sequences) => _stepSequences.Record(sequences, new KeyValuePair<string, object?>("model", model));
+
+    internal void Track(Func<(string Model, int Queued, int Active, long SessionBytes)> scheduler)
     {
         lock (_schedulers) _schedulers.Add(scheduler);
     }
 
-    internal void Untrack(Func<(string Model, int Queued, int Active)> scheduler)
+    internal void Untrack(Func<(string Model, int Queued, int Active, long SessionBytes)> scheduler)
     {
         lock (_schedulers) _schedulers.Remove(scheduler);
     }
 
-    private List<Measurement<int>> Observe(Func<(string Model, int Queued, int Active), int> pick)
+    private List<Measurement<T>> Observe<T>(Func<(string Model, int Queued, int Active, long SessionBytes), T> pick) where T : struct
     {
         lock (_schedulers)
         {
-            return _schedulers.Select(s => s()).Select(s => new Measurement<int>(pick(s), new KeyValuePair<string, object?>("model", s.Model))).ToList();
+            return _schedulers.Select(s => s()).Select(s => new Measurement<T>(pick(s), new KeyValuePair<string, object?>("model", s.Model))).ToList();
         }
     }
 

@@ -5,9 +5,21 @@ namespace Liaoyuan.Server;
 /// <summary>A model the server offers: its id in the API (the file name without .gguf, or an alias) and its file.</summary>
 public sealed record ModelSource(string Id, string Path);
 
+/// <summary>
+/// A LoRA adapter (llama.cpp LoRA GGUF) served on top of the model <paramref name="BaseId"/> under the id
+/// <c>BASE:NAME</c>; it is read when its base model is loaded and applies only to the requests that name it.
+/// </summary>
+public sealed record AdapterSource(string BaseId, string Name, string Path, float Scale = 1f)
+{
+    public string Id => $"{BaseId}:{Name}";
+}
+
 public sealed record ServerOptions
 {
     public IReadOnlyList<ModelSource> Models { get; init; } = [];
+
+    /// <summary>LoRA adapters offered as models of their own, each over one of <see cref="Models"/>.</summary>
+    public IReadOnlyList<AdapterSource> Adapters { get; init; } = [];
 
     /// <summary>Address to listen on; 127.0.0.1 keeps the server local.</summary>
     public string Host { get; init; } = "127.0.0.1";

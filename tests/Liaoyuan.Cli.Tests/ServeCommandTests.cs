@@ -1,4 +1,7 @@
 using Liaoyuan.Cli.Commands;
+using Liaoyuan.Engine.Gguf;
+using Liaoyuan.Operators.Tensors;
+using Liaoyuan.Server;
 using Liaoyuan.TestSupport;
 
 namespace Liaoyuan.Cli.Tests;
@@ -48,4 +51,48 @@ public sealed class ServeCommandTests
     [InlineData("512MiB", 512L << 20)]
     [InlineData("1000", 1000L)]
     public void Memory_budgets_read_as_bytes(string text, long bytes) => Assert.Equal(bytes, ServeCommand.ParseBytes(text));
+
+    [Fact]
+    public void Lora_specs_name_the_base_the_adapter_and_its_scale()
+    {
+        using var folder = new TempDirectory();
+        string adapter = folder.File("poet.gguf");
+        File.WriteAllBytes(adapter, []);
+        ModelSource[] one = [new("qwen", "q.gguf")], two = [new("qwen", "q.gguf"), new("llama", "l.gguf")];
+
+        Assert.Equal(new AdapterSource("qwen", "poet", adapter), ServeCommand.AdapterSource(adapter, one, namedModels: 1));
+        Assert.Equal(new AdapterSource("qwen", "verse", adapter, 0.5f), ServeCommand.AdapterSource($"verse={adapter}@0.5", two, namedModels: 1));
+        Assert.Equal(new AdapterSource("llama", "verse", adapter), ServeCommand.AdapterSource($"llama:verse={adapter}", two, namedModels: 2));
+        Assert.Equal(new AdapterSource("hf.co/org/repo:Q8_0", "v", adapter), ServeCommand.AdapterSource($"hf.co/org/repo:Q8_0:v={adapter}", two, 2));
+        Assert.Equal("qwen:poet", ServeCommand.AdapterSource(adapter, one, 1).Id);
+
+        Assert.Contains("say which model", Assert.Throws<UserInputException>(() => ServeCommand.AdapterSource(adapter, two, namedModels: 2)).Message);
+        Assert.Contains("no such file", Assert.Throws<UserInputException>(() => ServeCommand.AdapterSource(folder.File("gone.gguf"), one, 1)).Message);
+        Assert.Contains("scale", Assert.Throws<UserInputException>(() => ServeCommand.AdapterSource(adapter + "@loud", one, 1)).Message);
+    }
+
+    [Fact]
+    public void An_adapter_that_does_not_fit_the_model_stops_serve_with_exit_code_2()
+    {
+        using var folder = new TempDirectory();
+        string model = folder.File("tiny.gguf");
+        TestModelBuilder.Write(model, new TestModelShape { Context = 32 }, TestVocabulary.ByteLevel());
+        var w = new GgufWriter();
+        w.Set("general.architecture", "llama");
+        w.Set("general.type", "adapter");
+        w.Set("adapter.type", "lora");
+        w.AddTensor("blk.0.attn_q.weight.lora_a", GgmlType.F32, [32, 2], new byte[32 * 2 * 4]);
+        w.AddTensor("blk.0.attn_q.weight.lora_b", GgmlType.F32, [2, 64], new byte[2 * 64 * 4]);
+        string adapter = folder.File("misfit.gguf");
+        w.Write(adapter);
+
+        var misfit = CliRunner.Run("serve", "--model", model, "--data", folder.Path, "--no-auth", "--port", "0", "--lora", adapter);
+        Assert.Equal(LiaoyuanCommand.UsageError, misfit.ExitCode);
+        Assert.Contains("adapter 'tiny:misfit' does not fit model 'tiny'", misfit.Error);
+        Assert.Single(misfit.Error.Trim().Split('\n'));
+
+        var missing = CliRunner.Run("serve", "--model", model, "--data", folder.Path, "--no-auth", "--port", "0", "--lora", folder.File("none.gguf"));
+        Assert.Equal(LiaoyuanCommand.UsageError, missing.ExitCode);
+        Assert.Contains("no such file", missing.Error);
+    }
 }

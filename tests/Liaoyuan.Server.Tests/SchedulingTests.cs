@@ -14,7 +14,7 @@ public sealed class SchedulingTests(ModelFixture models)
     {
         private readonly InterleavedDecodeStepExecutor _inner = new();
 
-        public void Decode(IReadOnlyList<(InferenceSession Session, int Token)> step)
+        public void Decode(IReadOnlyList<(InferenceSession Session, int[] Tokens)> step)
         {
             Thread.Sleep(perStep);
             _inner.Decode(step);

@@ -13,6 +13,7 @@ internal static class ServeCommand
     public static Command Create(Terminal terminal)
     {
         var models = new Option<string[]>("--model", "-m") { Description = "A model to serve, as PATH, STORE-NAME or ID=PATH|STORE-NAME (repeatable; its id is ID, the store name, or the file name without .gguf)" };
+        var lora = new Option<string[]>("--lora") { Description = "Serve a LoRA adapter GGUF as the model BASE:NAME, given as [[BASE:]NAME=]PATH[@SCALE] (repeatable; BASE defaults to the only --model, NAME to the file name, SCALE to 1)" };
         var store = StoreOption.Create();
         var host = new Option<string>("--host") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port", "-p") { Description = "Port to listen on (0 picks a free one)", DefaultValueFactory = _ => 8080 };
@@ -25,11 +26,12 @@ internal static class ServeCommand
         var context = new Option<int>("--ctx", "-c") { Description = "Context length per sequence (default: the model's, at most 4096)" };
         var kvType = new Option<string>("--kv-type") { Description = "KV cache element type: f16 or f32", DefaultValueFactory = _ => "f16" };
         var threads = new Option<int>("--threads", "-t") { Description = "Compute threads per model (default: all cores)" };
+        var kvBudget = new Option<string?>("--kv-budget") { Description = "Memory each model's sequences may keep in KV caches, idle ones kept for prompt reuse included, e.g. 512M; least recently used idle ones are dropped to fit (default: --parallel full-context caches)" };
         var memory = new Option<string?>("--memory-budget") { Description = "Memory loaded models may use, e.g. 16G; idle models are unloaded to fit (default: no limit)" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MiB", DefaultValueFactory = _ => 8 };
 
         var command = new Command("serve", "Serve models over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics)");
-        foreach (var option in new Option[] { models, store, host, port, data, noAuth, adminKey, database, parallel, queue, context, kvType, threads, memory, maxBody })
+        foreach (var option in new Option[] { models, lora, store, host, port, data, noAuth, adminKey, database, parallel, queue, context, kvType, kvBudget, threads, memory, maxBody })
             command.Options.Add(option);
         command.SetAction(async (parse, cancel) =>
         {
@@ -40,9 +42,12 @@ internal static class ServeCommand
             // In no-auth mode the environment's admin key and database are not used.
             string? admin = open ? null : PlatformOptions.AdminKey(parse.GetValue(adminKey));
             string? databaseName = open ? null : PlatformOptions.Database(parse.GetValue(database));
+            string[] named = parse.GetValue(models) ?? [];
+            var sources = ModelSources(named, dataDirectory, parse.GetValue(store));
             var options = new ServerOptions
             {
-                Models = ModelSources(parse.GetValue(models) ?? [], dataDirectory, parse.GetValue(store)),
+                Models = sources,
+                Adapters = (parse.GetValue(lora) ?? []).Select(spec => AdapterSource(spec, sources, named.Length)).ToList(),
                 Host = parse.GetValue(host)!,
                 Port = Check(parse.GetValue(port), 0, 65535, "--port"),
                 DataDirectory = dataDirectory,
@@ -50,13 +55,14 @@ internal static class ServeCommand
                 AdminKey = admin,
                 Database = databaseName,
                 Threads = Check(parse.GetValue(threads), 0, 1024, "--threads"),
-                MemoryBudgetBytes = ParseBytes(parse.GetValue(memory)),
+                MemoryBudgetBytes = ParseBytes(parse.GetValue(memory), "--memory-budget"),
                 MaxRequestBodyBytes = Check(parse.GetValue(maxBody), 1, 1024, "--max-body-mb") * 1024L * 1024,
                 Scheduler = new SchedulerOptions
                 {
                     Slots = Check(parse.GetValue(parallel), 1, 256, "--parallel"),
                     QueueCapacity = Check(parse.GetValue(queue), 0, 100_000, "--queue"),
                     ContextLength = Check(parse.GetValue(context), 0, 1 << 20, "--ctx"),
+                    KvBudgetBytes = ParseBytes(parse.GetValue(kvBudget), "--kv-budget"),
                     KvType = parse.GetValue(kvType)?.ToLowerInvariant() switch
                     {
                         "f16" or null => GgmlType.F16,
@@ -89,7 +95,7 @@ internal static class ServeCommand
                     terminal.Out.WriteLine($"Admin key (shown only now; only its hash is stored): {generated}");
                 }
                 string mode = open ? "no auth" : $"app keys required, {server.Platform!.Store.Backend} database";
-                terminal.Out.WriteLine($"Serving {string.Join(", ", options.Models.Select(m => m.Id))} on {server.BaseAddress} ({mode}). Ctrl+C stops.");
+                terminal.Out.WriteLine($"Serving {string.Join(", ", options.Models.Select(m => m.Id).Concat(options.Adapters.Select(a => a.Id)))} on {server.BaseAddress} ({mode}). Ctrl+C stops.");
                 terminal.Out.Flush();
                 try
                 {
@@ -147,20 +153,48 @@ internal static class ServeCommand
         return sources;
     }
 
+    /// <summary>
+    /// "[[BASE:]NAME=]PATH[@SCALE]" → the adapter served as BASE:NAME. Without BASE the adapter goes on the model given
+    /// with --model when there is exactly one (or the only model served); without NAME it is the file name.
+    /// </summary>
+    internal static AdapterSource AdapterSource(string spec, IReadOnlyList<ModelSource> models, int namedModels)
+    {
+        int equals = spec.IndexOf('=');
+        string? id = !File.Exists(spec) && equals > 0 ? spec[..equals] : null;
+        string path = id is null ? spec : spec[(equals + 1)..];
+        float scale = 1f;
+        int at = path.LastIndexOf('@');
+        if (!File.Exists(path) && at > 0)
+        {
+            if (!float.TryParse(path[(at + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out scale) || !float.IsFinite(scale))
+                throw new UserInputException($"--lora {spec}: the scale after '@' must be a number, got '{path[(at + 1)..]}'");
+            path = path[..at];
+        }
+        if (!File.Exists(path)) throw new UserInputException($"--lora {spec}: {path}: no such file");
+        int colon = id?.LastIndexOf(':') ?? -1;
+        string name = colon >= 0 ? id![(colon + 1)..] : id ?? IdOf(path);
+        string baseId;
+        if (colon >= 0) baseId = id![..colon];
+        else if (namedModels == 1 || models.Count == 1) baseId = models[0].Id;
+        else throw new UserInputException($"--lora {spec}: say which model the adapter is for, as --lora BASE:NAME=PATH (served: {string.Join(", ", models.Select(m => m.Id))})");
+        if (name.Length == 0 || name.Contains(':')) throw new UserInputException($"--lora {spec}: the adapter's name must be non-empty and without ':'");
+        return new AdapterSource(baseId, name, path, scale);
+    }
+
     private static string IdOf(string path) => Path.GetFileNameWithoutExtension(path);
 
     private static int Check(int value, int min, int max, string name) =>
         value >= min && value <= max ? value : throw new UserInputException($"{name} must be from {min} to {max}, got {value}");
 
     /// <summary>"16G", "512M", "1048576" → bytes.</summary>
-    internal static long ParseBytes(string? text)
+    internal static long ParseBytes(string? text, string option = "--memory-budget")
     {
         if (string.IsNullOrWhiteSpace(text)) return 0;
         string t = text.Trim().ToUpperInvariant().TrimEnd('B', 'I');
         long unit = t.EndsWith('K') ? 1L << 10 : t.EndsWith('M') ? 1L << 20 : t.EndsWith('G') ? 1L << 30 : t.EndsWith('T') ? 1L << 40 : 1;
         if (unit > 1) t = t[..^1];
         if (!double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) || number < 0)
-            throw new UserInputException($"--memory-budget must be a size such as 16G or 512M, got '{text}'");
+            throw new UserInputException($"{option} must be a size such as 16G or 512M, got '{text}'");
         return (long)(number * unit);
     }
 }

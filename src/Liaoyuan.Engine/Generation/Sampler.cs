@@ -1,6 +1,22 @@
 namespace Liaoyuan.Engine.Generation;
 
 /// <summary>
+/// Vocabulary-sized work arrays for <see cref="Sampler.Sample"/>, which keeps nothing in them between calls: samplers
+/// used by one thread in turn (a server's sequences) can share one set instead of each allocating ~2.4 MB for a 150k
+/// vocabulary, which is garbage on the large-object heap once the sequence ends.
+/// </summary>
+public sealed class SamplerScratch
+{
+    internal float[] Work = [];
+    internal int[] Order = [];
+    internal double[] Probabilities = [];
+    internal ulong[] Keys = [];
+
+    /// <summary>Bytes held.</summary>
+    public long Bytes => 4L * Work.Length + 4L * Order.Length + 8L * Probabilities.Length + 8L * Keys.Length;
+}
+
+/// <summary>
 /// Picks the next token from logits with llama.cpp's chain order: penalties, top-k, top-p, min-p, temperature,
 /// then a draw from the remaining distribution (or the arg-max when greedy). Buffers are reused between calls.
 /// </summary>
@@ -9,13 +25,13 @@ public sealed class Sampler
     private readonly SamplingOptions _options;
     private readonly Random _random;
     private readonly Dictionary<int, int> _counts = [];
-    private float[] _work = [];
-    private int[] _order = [];
-    private double[] _probabilities = [];
-    private ulong[] _keys = [];
+    private readonly SamplerScratch _scratch;
 
-    public Sampler(SamplingOptions options)
+    /// <param name="options">How to sample.</param>
+    /// <param name="scratch">Work arrays shared with other samplers of the same thread; null gives this one its own.</param>
+    public Sampler(SamplingOptions options, SamplerScratch? scratch = null)
     {
+        _scratch = scratch ?? new SamplerScratch();
         string? problem = options.Validate();
         if (problem is not null) throw new ArgumentException(problem);
         _options = options;
@@ -25,19 +41,20 @@ public sealed class Sampler
     public int Sample(ReadOnlySpan<float> logits, IReadOnlyList<int> history)
     {
         int n = logits.Length;
-        if (_work.Length < n)
+        var s = _scratch;
+        if (s.Work.Length < n)
         {
-            _work = new float[n];
-            _order = new int[n];
-            _probabilities = new double[n];
+            s.Work = new float[n];
+            s.Order = new int[n];
+            s.Probabilities = new double[n];
         }
-        var work = _work.AsSpan(0, n);
+        var work = s.Work.AsSpan(0, n);
         logits.CopyTo(work);
         ApplyPenalties(work, history);
         if (_options.Temperature <= 0) return ArgMax(work);
 
         int kept = _options.TopK > 0 ? Math.Min(_options.TopK, n) : n;
-        var order = _order.AsSpan(0, kept);
+        var order = s.Order.AsSpan(0, kept);
         if (kept < n) SelectTopK(work, order);
         else if (_options.TopP < 1 || _options.MinP > 0) SortDescending(work, order);
         else
@@ -47,23 +64,28 @@ public sealed class Sampler
             for (int i = 0; i < n; i++) order[i] = i;
         }
 
-        var probabilities = _probabilities.AsSpan(0, kept);
-        Softmax(work, order, probabilities, 1.0f);
-        if (_options.TopP < 1)
+        var probabilities = s.Probabilities.AsSpan(0, kept);
+        // The untempered distribution only matters to top-p and min-p; with neither (OpenAI's defaults) it would be a
+        // wasted exp over the whole vocabulary for every token of every sequence.
+        if (_options.TopP < 1 || _options.MinP > 0)
         {
-            double cumulative = 0;
-            for (int i = 0; i < kept; i++)
+            Softmax(work, order, probabilities, 1.0f);
+            if (_options.TopP < 1)
             {
-                cumulative += probabilities[i];
-                if (cumulative >= _options.TopP) { kept = i + 1; break; }
+                double cumulative = 0;
+                for (int i = 0; i < kept; i++)
+                {
+                    cumulative += probabilities[i];
+                    if (cumulative >= _options.TopP) { kept = i + 1; break; }
+                }
             }
-        }
-        if (_options.MinP > 0)
-        {
-            double threshold = probabilities[0] * _options.MinP;
-            int i = 1;
-            while (i < kept && probabilities[i] >= threshold) i++;
-            kept = i;
+            if (_options.MinP > 0)
+            {
+                double threshold = probabilities[0] * _options.MinP;
+                int i = 1;
+                while (i < kept && probabilities[i] >= threshold) i++;
+                kept = i;
+            }
         }
         Softmax(work, order[..kept], probabilities[..kept], _options.Temperature);
         double draw = _random.NextDouble(), sum = 0;
@@ -81,8 +103,8 @@ public sealed class Sampler
     /// </summary>
     private void SortDescending(ReadOnlySpan<float> values, Span<int> order)
     {
-        if (_keys.Length < values.Length) _keys = new ulong[values.Length];
-        var keys = _keys.AsSpan(0, values.Length);
+        if (_scratch.Keys.Length < values.Length) _scratch.Keys = new ulong[values.Length];
+        var keys = _scratch.Keys.AsSpan(0, values.Length);
         for (int i = 0; i < values.Length; i++)
         {
             keys[i] = (ulong)DescendingKey(values[i]) << 32 | (uint)i;

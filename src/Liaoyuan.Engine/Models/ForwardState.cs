@@ -1,7 +1,10 @@
 namespace Liaoyuan.Engine.Models;
 
-/// <summary>Rows [Start, Start + Count) of a batched pass, belonging to the sequence whose cache is <see cref="Cache"/>.</summary>
-public readonly record struct SequenceSlice(KvCache Cache, int Start, int Count);
+/// <summary>
+/// Rows [Start, Start + Count) of a batched pass, belonging to the sequence whose cache is <see cref="Cache"/>; its
+/// projections get <see cref="Adapter"/>'s low-rank updates (none: the model's own adapter, if one was applied).
+/// </summary>
+public readonly record struct SequenceSlice(KvCache Cache, int Start, int Count, LoraWeights? Adapter = null);
 
 /// <summary>Scratch activations for one forward pass over a batch of tokens, reused between passes.</summary>
 public sealed class ForwardState

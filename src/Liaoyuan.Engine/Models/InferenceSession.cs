@@ -31,6 +31,12 @@ public sealed class InferenceSession
     public int Position => _tokens.Count;
     public ReadOnlySpan<float> LastLogits => _lastLogits;
 
+    /// <summary>
+    /// The LoRA adapter this sequence runs with (null: the model as loaded). Its cached keys and values depend on it,
+    /// so changing it makes the cached prefix meaningless: truncate first.
+    /// </summary>
+    public LoraWeights? Adapter { get; set; }
+
     /// <summary>Forgets positions from <paramref name="length"/> on, keeping the cached prefix before it.</summary>
     public void TruncateTo(int length)
     {
@@ -78,13 +84,13 @@ public sealed class InferenceSession
             bool last = start + count == tokens.Length;
             if (wantAll)
             {
-                Model.Forward(chunk, positions, Cache, allLogits: true, allLogits.Slice(start * vocab, count * vocab));
+                Model.Forward(chunk, positions, Cache, allLogits: true, allLogits.Slice(start * vocab, count * vocab), Adapter);
                 if (last) allLogits.Slice((start + count - 1) * vocab, vocab).CopyTo(_lastLogits);
             }
             else
             {
                 // Only the last micro-batch's final position matters; earlier ones overwrite harmlessly.
-                Model.Forward(chunk, positions, Cache, allLogits: false, _lastLogits);
+                Model.Forward(chunk, positions, Cache, allLogits: false, _lastLogits, Adapter);
             }
             foreach (int token in chunk) _tokens.Add(token);
         }
@@ -126,7 +132,7 @@ public sealed class BatchEvaluator(TransformerModel model, int capacity = Infere
         {
             tokens[i].CopyTo(flat, at);
             for (int j = 0; j < tokens[i].Length; j++) positions[at + j] = sessions[i].Position + j;
-            slices[i] = new SequenceSlice(sessions[i].Cache, at, tokens[i].Length);
+            slices[i] = new SequenceSlice(sessions[i].Cache, at, tokens[i].Length, sessions[i].Adapter);
             at += tokens[i].Length;
         }
         int vocab = model.Config.VocabSize;

@@ -73,10 +73,12 @@ public abstract class TransformerModel
     /// values to <paramref name="cache"/>. Writes logits for the last token, or for every token when
     /// <paramref name="allLogits"/> is set, into <paramref name="logits"/>.
     /// </summary>
-    public void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, KvCache cache, bool allLogits, Span<float> logits)
+    public void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, KvCache cache, bool allLogits, Span<float> logits,
+        LoraWeights? adapter = null)
     {
+        CheckAdapter(adapter);
         var s = cache.State(tokens.Length);
-        s.SetSequences([new SequenceSlice(cache, 0, tokens.Length)]);
+        s.SetSequences([new SequenceSlice(cache, 0, tokens.Length, adapter)]);
         Run(tokens, positions, s);
         int embd = Config.EmbeddingLength, n = tokens.Length;
         int first = allLogits ? 0 : n - 1, rows = n - first;
@@ -97,6 +99,7 @@ public abstract class TransformerModel
         foreach (var slice in sequences)
         {
             if (slice.Start != covered || slice.Count <= 0) throw new ArgumentException("sequence slices must cover the batch in order without gaps");
+            CheckAdapter(slice.Adapter);
             covered += slice.Count;
         }
         if (covered != tokens.Length) throw new ArgumentException($"sequence slices cover {covered} of {tokens.Length} tokens");
@@ -128,11 +131,15 @@ public abstract class TransformerModel
 
     // ---- building blocks shared by the architectures ----
 
-    /// <summary>y = W·x, plus a LoRA adapter's low-rank update when one targets W.</summary>
-    protected void MatMul(in WeightMatrix w, float[] x, float[] y, int tokens)
+    /// <summary>
+    /// y = W·x for all the pass's tokens, then each sequence's LoRA update for W on its own rows: the base product is
+    /// shared by the whole batch, an adapter only touches the sequences that asked for it.
+    /// </summary>
+    protected void MatMul(in WeightMatrix w, float[] x, float[] y, ForwardState s)
     {
+        int tokens = s.Tokens;
         Kernels.MatMul(w, x.AsSpan(0, tokens * w.Columns), y.AsSpan(0, tokens * w.Rows), tokens);
-        AddLowRank(w, x, y, tokens);
+        AddLowRank(w, x, y, s);
     }
 
     /// <summary>q, k, v = W_q·norm(x), W_k·norm(x), W_v·norm(x): three products of the same activations, as one.</summary>
@@ -141,14 +148,33 @@ public abstract class TransformerModel
         int n = s.Tokens;
         Kernels.MatMulShared(s.Norm.AsSpan(0, n * w.Query.Columns), n, w.Query, s.Q.AsSpan(0, n * w.Query.Rows),
             w.Key, s.K.AsSpan(0, n * w.Key.Rows), w.Value, s.V.AsSpan(0, n * w.Value.Rows));
-        AddLowRank(w.Query, s.Norm, s.Q, n);
-        AddLowRank(w.Key, s.Norm, s.K, n);
-        AddLowRank(w.Value, s.Norm, s.V, n);
+        AddLowRank(w.Query, s.Norm, s.Q, s);
+        AddLowRank(w.Key, s.Norm, s.K, s);
+        AddLowRank(w.Value, s.Norm, s.V, s);
     }
 
-    private unsafe void AddLowRank(in WeightMatrix w, float[] x, float[] y, int tokens)
+    /// <summary>
+    /// Each sequence's LoRA update for W on its own rows: the base product is shared by the whole batch, an adapter
+    /// only touches the sequences that asked for it.
+    /// </summary>
+    private unsafe void AddLowRank(in WeightMatrix w, float[] x, float[] y, ForwardState s)
     {
-        if (_lowRank.TryGetValue((nint)w.Data, out var update)) update.AddTo(Kernels, x, y, tokens);
+        var sequences = s.Sequences;
+        for (int i = 0; i < sequences.Length;)
+        {
+            var updates = sequences[i].Adapter?.Updates ?? _lowRank;
+            int start = sequences[i].Start, end = start + sequences[i].Count;
+            // Neighbouring sequences with the same adapter share its products too.
+            for (i++; i < sequences.Length && (sequences[i].Adapter?.Updates ?? _lowRank) == updates; i++) end += sequences[i].Count;
+            if (updates.TryGetValue((nint)w.Data, out var update))
+                update.AddTo(Kernels, x.AsSpan(start * w.Columns), y.AsSpan(start * w.Rows), end - start);
+        }
+    }
+
+    private void CheckAdapter(LoraWeights? adapter)
+    {
+        if (adapter is not null && !ReferenceEquals(adapter.Model, this))
+            throw new ArgumentException($"the LoRA adapter {adapter.Path} was read for another model instance");
     }
 
     /// <summary>
@@ -179,7 +205,7 @@ public abstract class TransformerModel
             Kernels.Attention(s.Q.AsSpan(start * queryWidth, count * queryWidth), cacheLayer, s.Positions.Slice(start, count),
                 AttentionShape, s.Attention.AsSpan(start * attnWidth, count * attnWidth));
         }
-        MatMul(w.AttentionOutput, s.Attention, s.Projected, n);
+        MatMul(w.AttentionOutput, s.Attention, s.Projected, s);
         Kernels.Add(s.X.AsSpan(0, n * Config.EmbeddingLength), s.Projected.AsSpan(0, n * Config.EmbeddingLength));
     }
 
@@ -189,10 +215,10 @@ public abstract class TransformerModel
         int n = s.Tokens, embd = Config.EmbeddingLength, ff = Config.FeedForwardLength;
         Kernels.RmsNorm(s.X.AsSpan(0, n * embd), w.FeedForwardNorm, Config.RmsEpsilon, s.Norm.AsSpan(0, n * embd));
         Kernels.MatMulShared(s.Norm.AsSpan(0, n * embd), n, w.Gate, s.Gate.AsSpan(0, n * ff), w.Up, s.Up.AsSpan(0, n * ff), default, default);
-        AddLowRank(w.Gate, s.Norm, s.Gate, n);
-        AddLowRank(w.Up, s.Norm, s.Up, n);
+        AddLowRank(w.Gate, s.Norm, s.Gate, s);
+        AddLowRank(w.Up, s.Norm, s.Up, s);
         Kernels.SwiGlu(s.Gate.AsSpan(0, n * ff), s.Up.AsSpan(0, n * ff));
-        MatMul(w.Down, s.Gate, s.Projected, n);
+        MatMul(w.Down, s.Gate, s.Projected, s);
         Kernels.Add(s.X.AsSpan(0, n * embd), s.Projected.AsSpan(0, n * embd));
     }
 

@@ -174,10 +174,12 @@ public sealed partial class CpuKernels : IKernels
                 (g / (Vector256<float>.One + VectorExp.Exp(-g)) * Vector256.Create(up[i..])).CopyTo(gate[i..]);
             }
         }
+        // The tail through the same exp as the vectors: an element's bits must not depend on its place in the batch.
+        bool vectors = Vector256.IsHardwareAccelerated;
         for (; i < gate.Length; i++)
         {
             float g = gate[i];
-            gate[i] = g / (1.0f + MathF.Exp(-g)) * up[i];
+            gate[i] = g / (1.0f + (vectors ? VectorExp.Exp(-g) : MathF.Exp(-g))) * up[i];
         }
     }
 

@@ -33,6 +33,13 @@ public static class VectorExp
         return Vector256.ConditionalSelect(Vector256.IsNaN(x), x, result);
     }
 
+    /// <summary>
+    /// One value through the same lane arithmetic: tails use it, so an element's result never depends on where it
+    /// falls in a vector (a batch of rows must give each row the bits it gets alone).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Exp(float x) => Exp(Vector256.Create(x)).ToScalar();
+
     /// <summary>destination[i] = exp(x[i] − max); returns the sum of the results in element order, in double.</summary>
     public static double ExpAndSum(Span<float> values, float max)
     {
@@ -50,7 +57,7 @@ public static class VectorExp
         }
         for (; i < values.Length; i++)
         {
-            float e = MathF.Exp(values[i] - max);
+            float e = Vector256.IsHardwareAccelerated ? Exp(values[i] - max) : MathF.Exp(values[i] - max);
             values[i] = e;
             sum += e;
         }

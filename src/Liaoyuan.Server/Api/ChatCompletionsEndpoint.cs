@@ -24,18 +24,19 @@ internal static class ChatCompletionsEndpoint
             .Select(choice => new SequenceRequest(prompt,
                 request.Common.ForChoice(choice, prompt.Length, served.Scheduler.ContextLength, served.Model.Config.VocabSize, "messages",
                     request.Logprobs, request.TopLogprobs, constraint: plan.Constraint),
-                abandon.Token))
+                abandon.Token)
+            { Adapter = lease.Adapter })
             .ToList();
         var meter = RequestMeter.Of(http);
-        if (meter is not null) await meter.AdmitAsync(served.Id, prompt.Length, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
+        if (meter is not null) await meter.AdmitAsync(lease.Id, prompt.Length, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
         served.Scheduler.Submit(sequences);
 
         string id = TokenTexts.NewId("chatcmpl-");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         try
         {
-            if (request.Common.Stream) await StreamAsync(http, served, request, plan, sequences, prompt.Length, id, created);
-            else await RespondAsync(http, served, request, plan, sequences, prompt.Length, id, created);
+            if (request.Common.Stream) await StreamAsync(http, lease, request, plan, sequences, prompt.Length, id, created);
+            else await RespondAsync(http, lease, request, plan, sequences, prompt.Length, id, created);
         }
         finally
         {
@@ -56,9 +57,10 @@ internal static class ChatCompletionsEndpoint
         }
     }
 
-    private static async Task RespondAsync(HttpContext http, ServedModel served, ChatRequest request, ReplyPlan plan,
+    private static async Task RespondAsync(HttpContext http, ModelLease lease, ChatRequest request, ReplyPlan plan,
         List<SequenceRequest> sequences, int promptTokens, string id, long created)
     {
+        var served = lease.Model;
         var choices = sequences.Select(_ => new ChoiceAccumulator()).ToList();
         await foreach (var (choice, e) in ChoiceStreams.Merge(sequences, http.RequestAborted)) choices[choice].Add(e);
         var tokenizer = served.Model.Tokenizer;
@@ -70,7 +72,7 @@ internal static class ChatCompletionsEndpoint
                 request.Logprobs ? ChoiceAccumulator.ChatLogprobsOf(c.Tokens, tokenizer) : null,
                 calls.Count > 0 ? "tool_calls" : TokenTexts.FinishReason(c.Reason));
         }).ToList();
-        var response = new ChatCompletionResponse(id, created, served.Id, result, ChoiceAccumulator.UsageOf(promptTokens, choices));
+        var response = new ChatCompletionResponse(id, created, lease.Id, result, ChoiceAccumulator.UsageOf(promptTokens, choices));
         if (RequestMeter.Of(http) is { } meter) await meter.CompleteAsync(id, response.Usage);
         await Results.Json(response, ApiJsonContext.Default.ChatCompletionResponse).ExecuteAsync(http);
     }
@@ -99,13 +101,14 @@ internal static class ChatCompletionsEndpoint
         return (calls.Count > 0 && content.Length == 0 ? null : content.ToString(), calls);
     }
 
-    private static async Task StreamAsync(HttpContext http, ServedModel served, ChatRequest request, ReplyPlan plan,
+    private static async Task StreamAsync(HttpContext http, ModelLease lease, ChatRequest request, ReplyPlan plan,
         List<SequenceRequest> sequences, int promptTokens, string id, long created)
     {
+        var served = lease.Model;
         var tokenizer = served.Model.Tokenizer;
         var events = new ServerSentEvents(http.Response);
         var type = ApiJsonContext.Default.ChatCompletionChunk;
-        ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, created, served.Id, [choice]);
+        ChatCompletionChunk Chunk(ChatChunkChoice choice) => new(id, created, lease.Id, [choice]);
 
         await events.StartAsync();
         var choices = sequences.Select(_ => new ChoiceAccumulator()).ToList();
@@ -149,7 +152,7 @@ internal static class ChatCompletionsEndpoint
         // Recorded before the stream's end, so every client that saw [DONE] has its usage committed.
         if (meter is not null) await meter.CompleteAsync(id, usage);
         if (request.Common.IncludeUsage)
-            await events.WriteAsync(new ChatCompletionChunk(id, created, served.Id, []) { Usage = usage }, type);
+            await events.WriteAsync(new ChatCompletionChunk(id, created, lease.Id, []) { Usage = usage }, type);
         await events.DoneAsync();
     }
 

@@ -50,16 +50,16 @@ internal static class CompletionsEndpoint
             {
                 var parameters = common.ForChoice(choice, prompt.Tokens.Length, context, tokenizer.VocabSize, "prompt",
                     logprobs is not null, logprobs ?? 0, score);
-                sequences.Add(new SequenceRequest(prompt.Tokens, parameters, abandon.Token));
+                sequences.Add(new SequenceRequest(prompt.Tokens, parameters, abandon.Token) { Adapter = lease.Adapter });
             }
         }
         // As OpenAI counts: each prompt once, however many choices it has.
         int promptTokens = prompts.Sum(p => p.Tokens.Length);
         if (RequestMeter.Of(http) is { } meter)
-            await meter.AdmitAsync(served.Id, promptTokens, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
+            await meter.AdmitAsync(lease.Id, promptTokens, sequences.Sum(s => (long)s.Parameters.MaxTokens), http.RequestAborted);
         served.Scheduler.Submit(sequences);
 
-        var shape = new CompletionShape(TokenTexts.NewId("cmpl-"), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), served.Id, tokenizer,
+        var shape = new CompletionShape(TokenTexts.NewId("cmpl-"), DateTimeOffset.UtcNow.ToUnixTimeSeconds(), lease.Id, tokenizer,
             echo, logprobs is not null, [.. prompts.SelectMany(p => Enumerable.Repeat(p, common.Choices))]);
         try
         {

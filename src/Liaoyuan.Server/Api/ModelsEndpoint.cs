@@ -7,13 +7,14 @@ namespace Liaoyuan.Server.Api;
 internal static class ModelsEndpoint
 {
     public static IResult List(ModelRegistry registry) =>
-        Results.Json(new ModelList(registry.Models.Select(Info).ToList()), ApiJsonContext.Default.ModelList);
+        Results.Json(new ModelList([.. registry.Models.Select(Info), .. registry.Adapters.Select(Info)]), ApiJsonContext.Default.ModelList);
 
     public static IResult Get(string id, ModelRegistry registry)
     {
-        var source = registry.Models.FirstOrDefault(m => m.Id == id)
-            ?? throw new ApiException(404, $"The model '{id}' does not exist", ApiErrorTypes.InvalidRequest, "model", "model_not_found");
-        return Results.Json(Info(source), ApiJsonContext.Default.ModelInfo);
+        var info = registry.Models.FirstOrDefault(m => m.Id == id) is { } model ? Info(model)
+            : registry.Adapters.FirstOrDefault(a => a.Id == id) is { } adapter ? Info(adapter)
+            : throw new ApiException(404, $"The model '{id}' does not exist", ApiErrorTypes.InvalidRequest, "model", "model_not_found");
+        return Results.Json(info, ApiJsonContext.Default.ModelInfo);
     }
 
     public static IResult Health(ModelRegistry registry)
@@ -28,4 +29,7 @@ internal static class ModelsEndpoint
     // "created" is the model file's modification time: the closest thing a local file has to a release date.
     private static ModelInfo Info(ModelSource source) =>
         new(source.Id, new DateTimeOffset(File.GetLastWriteTimeUtc(source.Path)).ToUnixTimeSeconds(), "liaoyuan");
+
+    private static ModelInfo Info(AdapterSource source) =>
+        new(source.Id, new DateTimeOffset(File.GetLastWriteTimeUtc(source.Path)).ToUnixTimeSeconds(), "liaoyuan", source.BaseId);
 }

@@ -83,7 +83,9 @@ public sealed record ModelList(IReadOnlyList<ModelInfo> Data)
     public string Object => "list";
 }
 
-public sealed record ModelInfo(string Id, long Created, string OwnedBy)
+/// <summary>A model in /v1/models; an adapter names the model it runs on as its parent (as vLLM lists LoRA modules).</summary>
+public sealed record ModelInfo(string Id, long Created, string OwnedBy,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Parent = null)
 {
     public string Object => "model";
 }

@@ -1,3 +1,4 @@
+using Liaoyuan.Engine.Gguf;
 using Liaoyuan.Engine.Models;
 using Liaoyuan.Engine.Templates;
 using Liaoyuan.Operators.Kernels;
@@ -12,13 +13,16 @@ namespace Liaoyuan.Server.Hosting;
 /// <summary>A model in memory with what serving it needs: its chat template and its scheduler.</summary>
 public sealed class ServedModel : IDisposable
 {
+    private readonly Dictionary<string, LoraWeights> _adapters = new(StringComparer.Ordinal);
+    private readonly long _bytes;
+
     internal ServedModel(ModelSource source, LoadedModel model, ChatTemplate template, ModelScheduler scheduler, long estimatedBytes)
     {
         Source = source;
         Model = model;
         Template = template;
         Scheduler = scheduler;
-        EstimatedBytes = estimatedBytes;
+        _bytes = estimatedBytes;
         _vocabulary = new Lazy<TokenVocabulary>(() => new TokenVocabulary(model.Tokenizer));
         Prompts = new ChatPromptRenderer(template, model.Tokenizer);
     }
@@ -36,7 +40,31 @@ public sealed class ServedModel : IDisposable
     public LoadedModel Model { get; }
     public ChatTemplate Template { get; }
     public ModelScheduler Scheduler { get; }
-    internal long EstimatedBytes { get; }
+    /// <summary>Weights, KV caches and the adapters read so far.</summary>
+    internal long EstimatedBytes
+    {
+        get { lock (_adapters) return _bytes + _adapters.Values.Sum(a => a.Bytes); }
+    }
+
+    /// <summary>The adapter's weights for this model, read on first use.</summary>
+    /// <exception cref="ApiException">500 when the file can no longer be read (it was checked at start).</exception>
+    internal LoraWeights Adapter(AdapterSource source)
+    {
+        lock (_adapters)
+        {
+            if (_adapters.TryGetValue(source.Id, out var loaded)) return loaded;
+            try
+            {
+                loaded = LoraAdapter.Load(source.Path, Model, source.Scale);
+            }
+            catch (Exception problem) when (problem is GgufFormatException or IOException or UnauthorizedAccessException)
+            {
+                throw new ApiException(500, $"The adapter '{source.Id}' could not be read: {problem.Message}", ApiErrorTypes.Server, "model", "adapter_unreadable");
+            }
+            _adapters[source.Id] = loaded;
+            return loaded;
+        }
+    }
     internal int Leases { get; set; }
     internal long LastUsed { get; set; }
 
@@ -48,11 +76,17 @@ public sealed class ServedModel : IDisposable
 }
 
 /// <summary>A request's hold on a loaded model; the model is not unloaded while any lease is open.</summary>
-public sealed class ModelLease(ModelRegistry registry, ServedModel model) : IDisposable
+public sealed class ModelLease(ModelRegistry registry, ServedModel model, string? id = null, LoraWeights? adapter = null) : IDisposable
 {
     private int _released;
 
     public ServedModel Model { get; } = model;
+
+    /// <summary>The id the request named: the model's, or an adapter's over it.</summary>
+    public string Id { get; } = id ?? model.Id;
+
+    /// <summary>The adapter the request's sequences run with; null for the model itself.</summary>
+    public LoraWeights? Adapter { get; } = adapter;
 
     public void Dispose()
     {
@@ -70,6 +104,7 @@ public sealed class ModelRegistry : IDisposable
     private readonly ServerMetrics _metrics;
     private readonly ILogger _log;
     private readonly Dictionary<string, ModelSource> _sources;
+    private readonly Dictionary<string, AdapterSource> _adapters;
     private readonly Dictionary<string, ServedModel> _loaded = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _loading = new(1, 1);
     private long _clock;
@@ -84,9 +119,51 @@ public sealed class ModelRegistry : IDisposable
         {
             if (!_sources.TryAdd(source.Id, source)) throw new ArgumentException($"two models are named '{source.Id}'");
         }
+        _adapters = options.Adapters.ToDictionary(a => a.Id, StringComparer.Ordinal);
     }
 
     public IReadOnlyList<ModelSource> Models => _options.Models;
+    public IReadOnlyList<AdapterSource> Adapters => _options.Adapters;
+
+    /// <summary>
+    /// Checks what would otherwise fail a first request, without loading any model: that the KV budget holds one
+    /// full-context sequence of each model, and every adapter against its base model's file (architecture, tensor
+    /// names and shapes).
+    /// </summary>
+    /// <exception cref="ArgumentException">Naming the adapter and the problem.</exception>
+    public static void CheckAtStart(ServerOptions options)
+    {
+        if (options.Scheduler.KvBudgetBytes > 0)
+        {
+            foreach (var model in options.Models)
+            {
+                using var file = GgufFile.Open(model.Path);
+                int vocab = (int)(file.FindTensor("token_embd.weight")?.Shape[1]
+                    ?? throw new ArgumentException($"model '{model.Id}': {model.Path} has no token_embd.weight"));
+                var config = ModelHyperparameters.Read(file, vocab);
+                int context = SessionPool.ContextFor(config, options.Scheduler.ContextLength);
+                SessionPool.CheckBudget(config, context, options.Scheduler.KvType, options.Scheduler.KvBudgetBytes);
+            }
+        }
+        var ids = options.Models.Select(m => m.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var adapter in options.Adapters)
+        {
+            if (!ids.Add(adapter.Id)) throw new ArgumentException($"two models or adapters have the id '{adapter.Id}'");
+            var model = options.Models.FirstOrDefault(m => m.Id == adapter.BaseId)
+                ?? throw new ArgumentException($"adapter '{adapter.Id}': no model '{adapter.BaseId}' is served (served: {string.Join(", ", options.Models.Select(m => m.Id))})");
+            if (!float.IsFinite(adapter.Scale)) throw new ArgumentException($"adapter '{adapter.Id}': the scale must be a finite number, got {adapter.Scale}");
+            if (!File.Exists(adapter.Path)) throw new ArgumentException($"adapter '{adapter.Id}': {adapter.Path}: no such file");
+            try
+            {
+                using var baseFile = GgufFile.Open(model.Path);
+                LoraAdapter.Check(adapter.Path, baseFile);
+            }
+            catch (GgufFormatException problem)
+            {
+                throw new ArgumentException($"adapter '{adapter.Id}' does not fit model '{model.Id}': {problem.Message}");
+            }
+        }
+    }
 
     public bool IsLoaded(string id)
     {
@@ -103,6 +180,20 @@ public sealed class ModelRegistry : IDisposable
     /// <exception cref="ApiException">404 when no model has this id.</exception>
     public async Task<ModelLease> AcquireAsync(string id, CancellationToken cancel)
     {
+        if (_adapters.TryGetValue(id, out var adapter))
+        {
+            var baseLease = await AcquireAsync(adapter.BaseId, cancel);
+            try
+            {
+                // The adapter's lease takes over the base lease's hold on the model (released once, by the new one).
+                return new ModelLease(this, baseLease.Model, id, baseLease.Model.Adapter(adapter));
+            }
+            catch
+            {
+                baseLease.Dispose();
+                throw;
+            }
+        }
         if (!_sources.TryGetValue(id, out var source))
             throw new ApiException(404, $"The model '{id}' does not exist", ApiErrorTypes.InvalidRequest, "model", "model_not_found");
         if (TryLease(id) is { } lease) return lease;
@@ -157,8 +248,7 @@ public sealed class ModelRegistry : IDisposable
             var template = ChatTemplate.FromModelOrFallback(loaded.Tokenizer.ChatTemplate,
                 warning => _log.LogWarning("{Id}: {Warning}", source.Id, warning));
             var modelScheduler = new ModelScheduler(source.Id, loaded, scheduler, _options.DecodeStepExecutor?.Invoke(), _metrics);
-            long kvBytes = scheduler.Slots * SessionPool.KvBytesPerSlot(loaded.Config, modelScheduler.ContextLength, scheduler.KvType);
-            return new ServedModel(source, loaded, template, modelScheduler, fileBytes + kvBytes);
+            return new ServedModel(source, loaded, template, modelScheduler, fileBytes + modelScheduler.SessionBudgetBytes);
         }
         catch
         {

@@ -6,38 +6,55 @@ using Liaoyuan.Engine.Tokenization;
 namespace Liaoyuan.Server.Scheduling;
 
 /// <summary>
+/// Vocabulary-sized buffers that the sequences of one scheduler use in turn on its thread, so that a request
+/// allocates none of its own (each would be large-object-heap garbage once it ends, the heap growing between
+/// full collections). Bounded: see <see cref="Bytes"/>.
+/// </summary>
+internal sealed class SequenceScratch
+{
+    /// <summary>Prompt tokens scored per forward pass (completions' echo keeps the logits of every position).</summary>
+    public const int ScoringChunk = 64;
+
+    public SamplerScratch Sampler { get; } = new();
+    public float[] Masked = [];
+    public float[] Scoring = [];
+
+    /// <summary>At most 2 + <see cref="ScoringChunk"/> logit rows plus the sampler's ~4 vocabulary-sized arrays.</summary>
+    public long Bytes => Sampler.Bytes + 4L * Masked.Length + 4L * Scoring.Length;
+}
+
+/// <summary>
 /// One admitted sequence: first its prompt is fed in chunks (prefill), then each step samples a token from the
 /// session's last logits and hands the token back to be evaluated with the other sequences' tokens.
 /// </summary>
 internal sealed class ActiveSequence
 {
-    private const int ScoringChunk = 64;
-
     private readonly Tokenizer _tokenizer;
+    private readonly SequenceScratch _scratch;
     private readonly Sampler _sampler;
     private readonly List<int> _generated = [];
     private readonly StopTextAssembler _text;
     private readonly ITokenConstraintState? _constraint;
     private readonly List<TokenLogprob?> _promptScores = [];
-    private float[]? _previousLogits;
-    private float[] _masked = [];
     private int _prefilled;
 
-    public ActiveSequence(SequenceRequest request, int slot, InferenceSession session, int reusable, Tokenizer tokenizer)
+    public ActiveSequence(SequenceRequest request, int slot, InferenceSession session, int reusable, Tokenizer tokenizer, SequenceScratch scratch)
     {
         Request = request;
         Slot = slot;
         Session = session;
         _tokenizer = tokenizer;
+        _scratch = scratch;
         var parameters = request.Parameters;
         // OpenAI's penalties count generated tokens only, over the whole reply.
-        _sampler = new Sampler(parameters.Sampling with { RepeatLastN = -1 });
+        _sampler = new Sampler(parameters.Sampling with { RepeatLastN = -1 }, scratch.Sampler);
         _text = new StopTextAssembler(parameters.Stop);
         _constraint = parameters.Constraint?.Start();
         // Scoring needs the logits before every prompt token, so nothing cached can be reused; otherwise the last
         // prompt token is always run again because its logits are not kept.
         _prefilled = parameters.ScorePrompt ? 0 : Math.Min(reusable, request.Prompt.Count - 1);
         session.TruncateTo(_prefilled);
+        session.Adapter = request.Adapter;
     }
 
     public SequenceRequest Request { get; }
@@ -55,36 +72,41 @@ internal sealed class ActiveSequence
     public int CompletionTokens => _generated.Count;
     public long? FirstTokenAt { get; private set; }
 
-    /// <summary>Feeds up to <paramref name="budget"/> prompt tokens; returns how many were evaluated.</summary>
-    public int Prefill(int budget)
+    /// <summary>Scoring needs every position's logits, so its prompt is evaluated apart from the batched steps.</summary>
+    public bool ScoresPrompt => Request.Parameters.ScorePrompt;
+
+    /// <summary>The next prompt tokens to evaluate, at most <paramref name="budget"/>; <see cref="Prefilled"/> records them once evaluated.</summary>
+    public int[] NextPromptChunk(int budget)
     {
-        var prompt = Request.Prompt;
-        int count = Math.Min(budget, prompt.Count - _prefilled);
-        if (Request.Parameters.ScorePrompt) count = Math.Min(count, ScoringChunk);
+        int count = Math.Min(budget, Request.Prompt.Count - _prefilled);
         var chunk = new int[count];
-        for (int i = 0; i < count; i++) chunk[i] = prompt[_prefilled + i];
-        if (Request.Parameters.ScorePrompt) ScoreChunk(chunk);
-        else Session.Evaluate(chunk);
-        _prefilled += count;
-        return count;
+        for (int i = 0; i < count; i++) chunk[i] = Request.Prompt[_prefilled + i];
+        return chunk;
     }
 
-    /// <summary>Evaluates a prompt chunk keeping every position's logits, and scores each prompt token.</summary>
-    private void ScoreChunk(int[] chunk)
+    /// <summary>Records that the chunk from <see cref="NextPromptChunk"/> was evaluated; samples the first token when the prompt is complete.</summary>
+    public void Prefilled(int count)
     {
-        int vocab = Session.Model.Config.VocabSize;
-        var logits = new float[chunk.Length * vocab];
+        _prefilled += count;
+        if (Prefilling) return;
+        if (Request.Parameters.MaxTokens == 0) Finish(FinishReason.Length);
+        else SampleNext();
+    }
+
+    /// <summary>Evaluates up to <paramref name="budget"/> prompt tokens keeping every position's logits, and scores each; returns how many.</summary>
+    public int ScorePromptChunk(int budget)
+    {
+        var chunk = NextPromptChunk(Math.Min(budget, SequenceScratch.ScoringChunk));
+        int vocab = Session.Model.Config.VocabSize, top = Request.Parameters.TopLogprobs;
+        // The first token is scored against the logits the previous chunk left, before this chunk replaces them.
+        _promptScores.Add(_prefilled == 0 ? null : Logprobs.Of(Session.LastLogits, chunk[0], top));
+        if (_scratch.Scoring.Length < chunk.Length * vocab) _scratch.Scoring = new float[SequenceScratch.ScoringChunk * vocab];
+        var logits = _scratch.Scoring.AsSpan(0, chunk.Length * vocab);
         Session.EvaluateAll(chunk, logits);
-        int top = Request.Parameters.TopLogprobs;
-        for (int i = 0; i < chunk.Length; i++)
-        {
-            if (_prefilled + i == 0) { _promptScores.Add(null); continue; }
-            ReadOnlySpan<float> before = i == 0 ? _previousLogits : logits.AsSpan((i - 1) * vocab, vocab);
-            _promptScores.Add(Logprobs.Of(before, chunk[i], top));
-        }
-        _previousLogits = logits.AsSpan((chunk.Length - 1) * vocab, vocab).ToArray();
-        if (_prefilled + chunk.Length == Request.Prompt.Count)
-            Emit(new SequencePromptScores(_promptScores));
+        for (int i = 1; i < chunk.Length; i++) _promptScores.Add(Logprobs.Of(logits.Slice((i - 1) * vocab, vocab), chunk[i], top));
+        if (_prefilled + chunk.Length == Request.Prompt.Count) Emit(new SequencePromptScores(_promptScores));
+        Prefilled(chunk.Length);
+        return chunk.Length;
     }
 
     /// <summary>Samples from the session's last logits and emits the token; afterwards either Finished or NextToken is set.</summary>
@@ -101,15 +123,16 @@ internal sealed class ActiveSequence
         }
         else
         {
-            if (_masked.Length != logits.Length) _masked = new float[logits.Length];
-            logits.CopyTo(_masked);
-            foreach (var (biased, bias) in parameters.LogitBias ?? new Dictionary<int, float>()) _masked[biased] += bias;
-            _constraint?.MaskLogits(_masked, parameters.MaxTokens - _generated.Count);
+            if (_scratch.Masked.Length != logits.Length) _scratch.Masked = new float[logits.Length];
+            var masked = _scratch.Masked;
+            logits.CopyTo(masked);
+            foreach (var (biased, bias) in parameters.LogitBias ?? new Dictionary<int, float>()) masked[biased] += bias;
+            _constraint?.MaskLogits(masked, parameters.MaxTokens - _generated.Count);
             if (_constraint?.IsComplete == true) { Finish(FinishReason.Stop); return; }
-            token = _sampler.Sample(_masked, _generated);
+            token = _sampler.Sample(masked, _generated);
             // Rounding in the final draw can land on a masked token; the best admitted one replaces it.
-            if (float.IsNegativeInfinity(_masked[token])) token = Sampler.ArgMax(_masked);
-            if (float.IsNegativeInfinity(_masked[token])) { Finish(FinishReason.Stop); return; }
+            if (float.IsNegativeInfinity(masked[token])) token = Sampler.ArgMax(masked);
+            if (float.IsNegativeInfinity(masked[token])) { Finish(FinishReason.Stop); return; }
         }
         if (_tokenizer.IsEndOfGeneration(token)) { Finish(FinishReason.Stop); return; }
         FirstTokenAt ??= Stopwatch.GetTimestamp();
@@ -124,9 +147,6 @@ internal sealed class ActiveSequence
         if (Session.Position >= ContextLimit) { Finish(FinishReason.ContextFull); return; }
         NextToken = token;
     }
-
-    /// <summary>Ends the sequence after the scoring-only request (echo with max_tokens 0).</summary>
-    public void FinishWithoutGenerating() => Finish(FinishReason.Length);
 
     public void Fail(Exception problem)
     {

@@ -16,6 +16,10 @@ public sealed record SchedulerOptions
     /// <summary>Tokens per sequence; 0 takes the model's context, at most 4096.</summary>
     public int ContextLength { get; init; }
 
+    /// <summary>Bytes that the slots' sessions (KV caches and logits, idle ones kept for prefix reuse included) may take
+    /// together; 0 lets every slot hold a full-context session. Least recently used idle sessions are evicted to fit.</summary>
+    public long KvBudgetBytes { get; init; }
+
     public GgmlType KvType { get; init; } = GgmlType.F16;
 
     /// <summary>Prompt tokens fed per step, shared by the sequences still reading their prompts, so that a long
@@ -35,12 +39,14 @@ public sealed class ModelScheduler : IDisposable
     private readonly IDecodeStepExecutor _executor;
     private readonly ServerMetrics? _metrics;
     private readonly SessionPool _pool;
+    private readonly SequenceScratch _scratch = new();
+    private readonly List<(ActiveSequence Sequence, int[] Tokens)> _step = [];
     private readonly Queue<SequenceRequest> _waiting = new();
     private readonly List<ActiveSequence> _active = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _worker;
-    private readonly Func<(string, int, int)> _gauges;
+    private readonly Func<(string, int, int, long)> _gauges;
     private volatile bool _paused;
     private int _activeCount;
     private long _reusedPromptTokens;
@@ -54,10 +60,11 @@ public sealed class ModelScheduler : IDisposable
         ModelId = modelId;
         _model = model;
         _options = options;
-        _executor = executor ?? new BatchedDecodeStepExecutor(model.Model, options.Slots);
+        if (options.PrefillTokensPerStep < 1) throw new ArgumentOutOfRangeException(nameof(options), "prefill tokens per step must be ≥ 1");
+        _executor = executor ?? new BatchedDecodeStepExecutor(model.Model, options.Slots + options.PrefillTokensPerStep);
         _metrics = metrics;
-        _pool = new SessionPool(model.Model, options.Slots, options.ContextLength, options.KvType);
-        _gauges = () => (ModelId, Queued, Active);
+        _pool = new SessionPool(model.Model, options.Slots, options.ContextLength, options.KvType, options.KvBudgetBytes);
+        _gauges = () => (ModelId, Queued, Active, SessionBytes + ScratchBytes);
         _metrics?.Track(_gauges);
         _worker = new Thread(Run) { IsBackground = true, Name = $"liaoyuan-scheduler-{modelId}" };
         _worker.Start();
@@ -65,6 +72,15 @@ public sealed class ModelScheduler : IDisposable
 
     public string ModelId { get; }
     public int ContextLength => _pool.ContextLength;
+
+    /// <summary>The most the sessions take: what the budget allows (KV caches and logits rows).</summary>
+    public long SessionBudgetBytes => _pool.BudgetBytes;
+
+    /// <summary>What the kept sessions take now; updated by the scheduler thread, read as a snapshot.</summary>
+    public long SessionBytes => _pool.KeptBytes;
+
+    /// <summary>The buffers the scheduler's sequences share (sampling, masking, echo scoring).</summary>
+    internal long ScratchBytes => _scratch.Bytes;
     public int Queued { get { lock (_waiting) return _waiting.Count; } }
     public int Active => Volatile.Read(ref _activeCount);
 
@@ -150,33 +166,52 @@ public sealed class ModelScheduler : IDisposable
         }
         Retire();
 
+        // Prompt chunks (within the step's prefill budget) and every decoding sequence's next token share one pass.
+        _step.Clear();
         int budget = _options.PrefillTokensPerStep;
         foreach (var sequence in _active)
         {
-            if (!sequence.Prefilling || budget <= 0) continue;
-            Guard(sequence, () =>
+            if (!sequence.Prefilling || budget <= 0 || sequence.Finished) continue;
+            if (sequence.ScoresPrompt) Guard(sequence, () => budget -= sequence.ScorePromptChunk(budget));
+            else
             {
-                budget -= sequence.Prefill(budget);
-                if (sequence.Prefilling) return;
-                if (sequence.Request.Parameters.MaxTokens == 0) sequence.FinishWithoutGenerating();
-                else sequence.SampleNext();
-            });
+                var chunk = sequence.NextPromptChunk(budget);
+                budget -= chunk.Length;
+                Join(sequence, chunk);
+            }
         }
-
-        var decoding = _active.Where(s => !s.Finished && !s.Prefilling && s.NextToken >= 0).ToList();
-        if (decoding.Count > 0)
+        foreach (var sequence in _active)
+        {
+            if (!sequence.Finished && !sequence.Prefilling && sequence.NextToken >= 0) Join(sequence, [sequence.NextToken]);
+        }
+        if (_step.Count > 0)
         {
             try
             {
-                _executor.Decode(decoding.Select(s => (s.Session, s.NextToken)).ToList());
-                foreach (var sequence in decoding) Guard(sequence, sequence.SampleNext);
+                _executor.Decode(_step.Select(s => (s.Sequence.Session, s.Tokens)).ToList());
+                _metrics?.StepRan(ModelId, _step.Count);
             }
             catch (Exception problem) when (problem is not OperationCanceledException)
             {
-                foreach (var sequence in decoding) sequence.Fail(problem);
+                foreach (var (sequence, _) in _step) sequence.Fail(problem);
+            }
+            foreach (var (sequence, tokens) in _step)
+            {
+                if (sequence.Finished) continue;
+                if (sequence.Prefilling) Guard(sequence, () => sequence.Prefilled(tokens.Length));
+                else Guard(sequence, sequence.SampleNext);
             }
         }
         Retire();
+    }
+
+    /// <summary>Adds a sequence's tokens to the step, unless they would overflow its cache (which would fail the whole pass).</summary>
+    private void Join(ActiveSequence sequence, int[] tokens)
+    {
+        var session = sequence.Session;
+        if (session.Position + tokens.Length > session.ContextLength)
+            sequence.Fail(new ContextOverflowException(session.Position + tokens.Length, session.ContextLength));
+        else _step.Add((sequence, tokens));
     }
 
     private void Admit()
@@ -186,15 +221,18 @@ public sealed class ModelScheduler : IDisposable
             SequenceRequest? request;
             lock (_waiting)
             {
-                if (!_waiting.TryDequeue(out request)) return;
+                if (!_waiting.TryPeek(out request)) return;
+                if (request.Cancel.IsCancellationRequested)
+                {
+                    _waiting.Dequeue();
+                    request.Events.Writer.TryComplete(new OperationCanceledException(request.Cancel));
+                    continue;
+                }
             }
-            if (request.Cancel.IsCancellationRequested)
-            {
-                request.Events.Writer.TryComplete(new OperationCanceledException(request.Cancel));
-                continue;
-            }
-            var (slot, reusable) = _pool.Acquire(request.Prompt, request.Parameters.ContextLength);
-            var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer);
+            // Null when the KV budget has no room until an active sequence finishes: the request keeps its place.
+            if (_pool.TryAcquire(request.Prompt, request.Parameters.ContextLength, request.Adapter) is not var (slot, reusable)) return;
+            lock (_waiting) _waiting.Dequeue();
+            var sequence = new ActiveSequence(request, slot, _pool.Session(slot), reusable, _model.Tokenizer, _scratch);
             Interlocked.Add(ref _reusedPromptTokens, sequence.ReusedTokens);
             _active.Add(sequence);
             Interlocked.Increment(ref _activeCount);

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Liaoyuan.Engine.Generation;
+using Liaoyuan.Engine.Models;
 
 namespace Liaoyuan.Server.Scheduling;
 
@@ -44,6 +45,9 @@ public sealed class SequenceRequest
 
     public IReadOnlyList<int> Prompt { get; }
     public DecodeParameters Parameters { get; }
+
+    /// <summary>The LoRA adapter this sequence runs with, read for the scheduler's model; null for the model itself.</summary>
+    public LoraWeights? Adapter { get; init; }
 
     /// <summary>Cancelled when the client goes away; the scheduler then frees the sequence's slot.</summary>
     public CancellationToken Cancel { get; }

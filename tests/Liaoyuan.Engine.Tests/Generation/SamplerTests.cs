@@ -115,4 +115,34 @@ public sealed class SamplerTests
         for (ulong seed = 0; seed < 20; seed++)
             Assert.Equal(2, new Sampler(new SamplingOptions { Temperature = 1f, TopK = 0, TopP = 1f, Seed = seed }).Sample(logits, []));
     }
+
+    [Fact]
+    public void SamplersSharingScratchDrawExactlyWhatSamplersWithTheirOwnDraw()
+    {
+        var random = new Random(3);
+        var logits = Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, 5000).Select(_ => (float)random.NextDouble() * 8).ToArray()).ToArray();
+        SamplingOptions[] options =
+        [
+            new() { Temperature = 0.8f, TopK = 0, TopP = 1, MinP = 0, Seed = 1 },
+            new() { Temperature = 1.2f, TopK = 0, TopP = 0.9f, MinP = 0.05f, Seed = 2 },
+            new() { Temperature = 0.7f, TopK = 40, Seed = 3 },
+        ];
+        var scratch = new SamplerScratch();
+        var shared = options.Select(o => new Sampler(o, scratch)).ToArray();
+        var own = options.Select(o => new Sampler(o)).ToArray();
+        var drawn = new List<int>();
+        for (int step = 0; step < 40; step++)
+        {
+            // Interleaved as a server's sequences are, each on a different distribution.
+            for (int s = 0; s < options.Length; s++)
+            {
+                var l = logits[(step + s) % logits.Length];
+                int token = shared[s].Sample(l, drawn);
+                Assert.Equal(own[s].Sample(l, drawn), token);
+                drawn.Add(token);
+            }
+        }
+        Assert.True(drawn.Distinct().Count() > 10, "the draws should vary, or the comparison proves little");
+        Assert.True(scratch.Bytes >= 5000 * (4 + 4 + 8));
+    }
 }

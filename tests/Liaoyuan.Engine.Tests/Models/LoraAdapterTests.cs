@@ -81,4 +81,52 @@ public sealed class LoraAdapterTests : IDisposable
         Refused(Adapter("half.gguf", w => w.AddTensor("blk.1.attn_v.weight.lora_a", GgmlType.F32, [64, 2], new byte[64 * 2 * 4])), "missing its lora_b");
         Refused(_base, "not an adapter");
     }
+
+    [Fact]
+    public void One_batched_pass_serves_the_base_and_two_adapters_each_on_its_own_sequences_only()
+    {
+        using var model = ModelLoader.Load(_base, new CpuKernels(2));
+        string first = Adapter("first.gguf", a: 0.1f, b: 0.2f), second = Adapter("second.gguf", a: -0.05f, b: 0.3f, target: "blk.1.ffn_up.weight",
+            aShape: [64, 2], bShape: [2, 128]);
+        var adapters = new[] { null, LoraAdapter.Load(first, model), LoraAdapter.Load(second, model, scale: 0.5f), LoraAdapter.Load(first, model) };
+        int[][] prompts = [[72, 101, 108], [72, 101, 108], [10, 20, 30, 40], [5]];
+        var sessions = adapters.Select(a => new InferenceSession(model.Model, 32, GgmlType.F32) { Adapter = a }).ToArray();
+        var evaluator = new BatchEvaluator(model.Model, 16);
+        evaluator.Evaluate(sessions, prompts);
+        var batched = sessions.Select(s => s.LastLogits.ToArray()).ToArray();
+        evaluator.Evaluate(sessions, [[7], [7], [7], [7]]);
+        var next = sessions.Select(s => s.LastLogits.ToArray()).ToArray();
+
+        // Each sequence matches the same adapter applied to the whole model (as `run --lora` does), run alone.
+        (string? Path, float Scale)[] alone = [(null, 1f), (first, 1f), (second, 0.5f), (first, 1f)];
+        for (int i = 0; i < sessions.Length; i++)
+        {
+            using var single = ModelLoader.Load(_base, new CpuKernels(2));
+            if (alone[i].Path is { } path) LoraAdapter.Apply(path, single, alone[i].Scale);
+            var session = new InferenceSession(single.Model, 32, GgmlType.F32);
+            Assert.True(LogitComparison.RelativeError(session.Evaluate(prompts[i]).ToArray(), batched[i]) < 1e-5, $"sequence {i}, prompt");
+            Assert.True(LogitComparison.RelativeError(session.Evaluate([7]).ToArray(), next[i]) < 1e-5, $"sequence {i}, next token");
+        }
+        // The same prompt with and without the adapter really differs, so the comparisons above could fail.
+        Assert.True(LogitComparison.RelativeError(batched[0], batched[1]) > 1e-3);
+    }
+
+    [Fact]
+    public void An_adapter_read_for_another_model_instance_is_refused()
+    {
+        using var model = ModelLoader.Load(_base, new CpuKernels(2));
+        using var other = ModelLoader.Load(_base, new CpuKernels(2));
+        var session = new InferenceSession(model.Model, 32, GgmlType.F32) { Adapter = LoraAdapter.Load(Adapter("a.gguf"), other) };
+        Assert.Contains("another model instance", Assert.Throws<ArgumentException>(() => session.Evaluate([1, 2])).Message);
+    }
+
+    [Fact]
+    public void Checking_an_adapter_against_a_model_file_gives_the_same_reasons_without_loading_the_model()
+    {
+        using var file = GgufFile.Open(_base);
+        LoraAdapter.Check(Adapter("fits.gguf"), file);
+        Assert.Contains("do not fit the base tensor",
+            Assert.Throws<GgufFormatException>(() => LoraAdapter.Check(Adapter("shape.gguf", aShape: [32, 2]), file)).Message);
+        Assert.Contains("not an adapter", Assert.Throws<GgufFormatException>(() => LoraAdapter.Check(_base, file)).Message);
+    }
 }
