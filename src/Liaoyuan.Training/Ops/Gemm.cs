@@ -142,7 +142,20 @@ internal static unsafe partial class Gemm
     /// <summary>Copies rows × depth of A into groups of eight rows interleaved per depth step, [group][p][row], zero-padding the last group.</summary>
     private static void PackBlockOfA(float* a, long rowStride, long columnStride, int rows, int depth, float* packed)
     {
-        for (int r0 = 0; r0 < rows; r0 += MicroRows)
+        int r0 = 0;
+        if (rowStride == 1 && Vector256.IsHardwareAccelerated)
+        {
+            // A transposed in memory (dYᵀ): each depth step is one contiguous run of rows, read once for all groups.
+            int fullRows = rows / MicroRows * MicroRows;
+            for (int p = 0; p < depth; p++)
+            {
+                float* source = a + p * columnStride;
+                float* target = packed + p * MicroRows;
+                for (int r = 0; r < fullRows; r += MicroRows) Vector256.Load(source + r).Store(target + r * depth);
+            }
+            r0 = fullRows;
+        }
+        for (; r0 < rows; r0 += MicroRows)
         {
             int height = Math.Min(MicroRows, rows - r0);
             float* source = a + r0 * rowStride;
@@ -151,10 +164,6 @@ internal static unsafe partial class Gemm
             if (height == MicroRows && columnStride == 1 && Avx.IsSupported)
             {
                 for (; p + 8 <= depth; p += 8) Transpose8x8(source + p, rowStride, target + p * MicroRows, MicroRows);
-            }
-            else if (height == MicroRows && rowStride == 1 && Vector256.IsHardwareAccelerated)
-            {
-                for (; p < depth; p++) Vector256.Load(source + p * columnStride).Store(target + p * MicroRows);
             }
             for (; p < depth; p++)
                 for (int r = 0; r < MicroRows; r++)
