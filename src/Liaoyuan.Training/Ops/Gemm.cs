@@ -10,8 +10,9 @@ namespace Liaoyuan.Training.Ops;
 /// whatever the tiling, which makes the result independent of the thread count.
 /// B is packed once per call into 32-column panels (k × 32, zero-padded at the right edge) shared by all threads;
 /// each task then owns a block of 64 rows of C (and, when there are few row blocks, a range of panels), packs its
-/// 64×256 slices of A into 8-row groups and runs the 8×32 register kernel over them, so a 256×32 slice of a B
-/// panel stays in L1 while every group of the block passes over it.
+/// 64×256 slices of A into 8-row groups (a transposed A is read in place, its groups being contiguous already)
+/// and runs the 8×32 register kernel over them, so a 256×32 slice of a B panel stays in L1 while every group of
+/// the block passes over it.
 /// </summary>
 internal static unsafe partial class Gemm
 {
@@ -89,25 +90,32 @@ internal static unsafe partial class Gemm
             int panel0 = tile % split * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
             var packedA = PackedA ??= new float[RowBlock * DepthBlock];
             float* edge = stackalloc float[MicroRows * MicroColumns];
+            // A transposed in memory (dYᵀ, Pᵀ) already holds each group's eight rows side by side at every depth step,
+            // so the kernel reads full groups in place and only a ragged last group is packed.
+            bool direct = o.AStrideRow == 1;
+            int fullRows = rows / MicroRows * MicroRows;
             fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
             {
                 for (int p0 = 0; p0 < k; p0 += DepthBlock)
                 {
                     int depth = Math.Min(DepthBlock, k - p0);
                     bool load = o.Accumulate || p0 > 0;
-                    PackBlockOfA(pa + o.AOffset + i0 * o.AStrideRow + p0 * o.AStrideColumn, o.AStrideRow, o.AStrideColumn, rows, depth, packA);
+                    float* aBlock = pa + o.AOffset + i0 * o.AStrideRow + p0 * o.AStrideColumn;
+                    PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, packA);
                     for (int panel = panel0; panel < panel1; panel++)
                     {
                         int j = panel * MicroColumns, width = Math.Min(MicroColumns, n - j);
                         float* bp = pb + (long)panel * MicroColumns * k + (long)p0 * MicroColumns;
                         for (int r = 0; r < rows; r += MicroRows)
                         {
-                            float* ap = packA + r * depth;
+                            bool inPlace = direct && r < fullRows;
+                            float* ap = inPlace ? aBlock + r : packA + r * depth;
+                            long aStep = inPlace ? o.AStrideColumn : MicroRows;
                             float* cp = pc + cOffset + (long)(i0 + r) * o.Ldc + j;
                             int height = Math.Min(MicroRows, rows - r);
                             if (height == MicroRows && width == MicroColumns)
                             {
-                                Block(ap, bp, cp, o.Ldc, depth, load);
+                                Block(ap, aStep, bp, cp, o.Ldc, depth, load);
                             }
                             else
                             {
@@ -115,7 +123,7 @@ internal static unsafe partial class Gemm
                                 if (load)
                                     for (int row = 0; row < height; row++)
                                         new ReadOnlySpan<float>(cp + (long)row * o.Ldc, width).CopyTo(new Span<float>(edge + row * MicroColumns, width));
-                                Block(ap, bp, edge, MicroColumns, depth, load);
+                                Block(ap, aStep, bp, edge, MicroColumns, depth, load);
                                 for (int row = 0; row < height; row++)
                                     new ReadOnlySpan<float>(edge + row * MicroColumns, width).CopyTo(new Span<float>(cp + (long)row * o.Ldc, width));
                             }
@@ -126,35 +134,26 @@ internal static unsafe partial class Gemm
         });
     }
 
-    private static void Block(float* a, float* b, float* c, int ldc, int depth, bool load)
+    private static void Block(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
     {
         if (UseWideKernel)
         {
-            Kernel8x32(a, b, c, ldc, depth, load);
+            Kernel8x32(a, aStep, b, c, ldc, depth, load);
         }
         else
         {
-            Kernel4x32(a, b, c, ldc, depth, load);
-            Kernel4x32(a + 4, b, c + 4L * ldc, ldc, depth, load);
+            Kernel4x32(a, aStep, b, c, ldc, depth, load);
+            Kernel4x32(a + 4, aStep, b, c + 4L * ldc, ldc, depth, load);
         }
     }
 
-    /// <summary>Copies rows × depth of A into groups of eight rows interleaved per depth step, [group][p][row], zero-padding the last group.</summary>
-    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int rows, int depth, float* packed)
+    /// <summary>
+    /// Copies rows [firstRow, rows) × depth of A into groups of eight rows interleaved per depth step,
+    /// [group][p][row], zero-padding the last group.
+    /// </summary>
+    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int firstRow, int rows, int depth, float* packed)
     {
-        int r0 = 0;
-        if (rowStride == 1 && Vector256.IsHardwareAccelerated)
-        {
-            // A transposed in memory (dYᵀ): each depth step is one contiguous run of rows, read once for all groups.
-            int fullRows = rows / MicroRows * MicroRows;
-            for (int p = 0; p < depth; p++)
-            {
-                float* source = a + p * columnStride;
-                float* target = packed + p * MicroRows;
-                for (int r = 0; r < fullRows; r += MicroRows) Vector256.Load(source + r).Store(target + r * depth);
-            }
-            r0 = fullRows;
-        }
+        int r0 = firstRow;
         for (; r0 < rows; r0 += MicroRows)
         {
             int height = Math.Min(MicroRows, rows - r0);

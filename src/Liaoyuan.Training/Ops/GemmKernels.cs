@@ -6,9 +6,9 @@ namespace Liaoyuan.Training.Ops;
 /// <summary>The register kernels of <see cref="Gemm"/>: one 8×32 block of C over packed panels of A and B.</summary>
 internal static unsafe partial class Gemm
 {
-    /// <summary>8×32 of C in sixteen 512-bit registers; a is packed [p][8], b is packed [p][32].</summary>
+    /// <summary>8×32 of C in sixteen 512-bit registers; a holds 8 rows per depth step, aStep apart; b is packed [p][32].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* a, float* b, float* c, int ldc, int depth, bool load)
+    private static void Kernel8x32(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
     {
         Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         if (load)
@@ -37,7 +37,7 @@ internal static unsafe partial class Gemm
             var a5 = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
             var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
             var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            a += MicroRows;
+            a += aStep;
             b += MicroColumns;
         }
         c00.Store(c); c01.Store(c + 16);
@@ -52,7 +52,7 @@ internal static unsafe partial class Gemm
 
     /// <summary>The 256-bit fallback: 4×32 of C from half of an 8-row packed group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4x32(float* a, float* b, float* c, int ldc, int depth, bool load)
+    private static void Kernel4x32(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
     {
         Vector256<float> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
         if (load)
@@ -82,7 +82,7 @@ internal static unsafe partial class Gemm
             var a3 = Vector256.Create(a[3]);
             c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
             c32 = Vector256.FusedMultiplyAdd(a3, b2, c32); c33 = Vector256.FusedMultiplyAdd(a3, b3, c33);
-            a += MicroRows;
+            a += aStep;
             b += MicroColumns;
         }
         c00.Store(c); c01.Store(c + 8); c02.Store(c + 16); c03.Store(c + 24);
