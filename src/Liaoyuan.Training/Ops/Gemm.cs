@@ -40,10 +40,31 @@ internal static unsafe partial class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) Array.Clear(c, cOffset + i * ldc, n);
             return;
         }
-        var operands = new Operands(a, aOffset, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc, accumulate);
-        int chunk = (int)Math.Clamp(PackedBLimit / k / MicroColumns * MicroColumns, MicroColumns, RoundUp(n, MicroColumns));
-        for (int j0 = 0; j0 < n; j0 += chunk)
-            MultiplyChunk(compute, m, Math.Min(chunk, n - j0), k, operands, bOffset + (long)j0 * bColumnStride, cOffset + (long)j0);
+        var o = new Operands(a, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc);
+        int paddedColumns = RoundUp(n, MicroColumns);
+        if ((long)k * paddedColumns <= PackedBLimit)
+        {
+            MultiplyChunk(compute, m, n, k, o, aOffset, bOffset, cOffset, accumulate);
+            return;
+        }
+        // Too big a B to pack at once: cut it into column chunks, each of which re-reads all of A, or into depth
+        // chunks, each of which re-reads and re-writes all of C, whichever moves less. Either way every element of
+        // C still sums over k in order.
+        int columnChunk = (int)Math.Max(MicroColumns, PackedBLimit / k / MicroColumns * MicroColumns);
+        int depthChunk = (int)Math.Max(DepthBlock, PackedBLimit / paddedColumns / DepthBlock * DepthBlock);
+        long columnTraffic = (long)((n + columnChunk - 1) / columnChunk) * m * k;
+        long depthTraffic = (long)((k + depthChunk - 1) / depthChunk) * 2 * m * n;
+        if (columnTraffic <= depthTraffic)
+        {
+            for (int j0 = 0; j0 < n; j0 += columnChunk)
+                MultiplyChunk(compute, m, Math.Min(columnChunk, n - j0), k, o, aOffset, bOffset + (long)j0 * bColumnStride, cOffset + (long)j0, accumulate);
+        }
+        else
+        {
+            for (int p0 = 0; p0 < k; p0 += depthChunk)
+                MultiplyChunk(compute, m, n, Math.Min(depthChunk, k - p0), o, aOffset + (long)p0 * aColumnStride, bOffset + (long)p0 * bRowStride,
+                    cOffset, accumulate || p0 > 0);
+        }
     }
 
     /// <summary>512-bit registers where the CPU has them; tests switch it off to check that the 256-bit path agrees bit for bit.</summary>
@@ -54,12 +75,11 @@ internal static unsafe partial class Gemm
     [ThreadStatic] private static float[]? PackedA;
     [ThreadStatic] private static float[]? PackedB;
 
-    private sealed record Operands(float[] A, long AOffset, long AStrideRow, long AStrideColumn,
-        float[] B, long BStrideRow, long BStrideColumn, float[] C, int Ldc, bool Accumulate);
+    private sealed record Operands(float[] A, long AStrideRow, long AStrideColumn, float[] B, long BStrideRow, long BStrideColumn, float[] C, int Ldc);
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
-    private static void MultiplyChunk(Compute compute, int m, int n, int k, Operands o, long bOffset, long cOffset)
+    private static void MultiplyChunk(Compute compute, int m, int n, int k, Operands o, long aOffset, long bOffset, long cOffset, bool accumulate)
     {
         int panels = (n + MicroColumns - 1) / MicroColumns;
         long packedLength = (long)panels * MicroColumns * k;
@@ -99,8 +119,8 @@ internal static unsafe partial class Gemm
                 for (int p0 = 0; p0 < k; p0 += DepthBlock)
                 {
                     int depth = Math.Min(DepthBlock, k - p0);
-                    bool load = o.Accumulate || p0 > 0;
-                    float* aBlock = pa + o.AOffset + i0 * o.AStrideRow + p0 * o.AStrideColumn;
+                    bool load = accumulate || p0 > 0;
+                    float* aBlock = pa + aOffset + i0 * o.AStrideRow + p0 * o.AStrideColumn;
                     PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, packA);
                     for (int panel = panel0; panel < panel1; panel++)
                     {
