@@ -9,15 +9,14 @@ namespace Liaoyuan.Training.Ops;
 /// materialised; C is row-major. Each C element is one fused multiply-add chain over k in increasing order,
 /// whatever the tiling, which makes the result independent of the thread count.
 /// B is packed once per call into 32-column panels (k × 32, zero-padded at the right edge) shared by all threads;
-/// each task then owns a block of 64 rows of C (and, when there are few row blocks, a range of panels), packs its
-/// 64×256 slices of A into 8-row groups (a transposed A is read in place, its groups being contiguous already)
-/// and runs the 8×32 register kernel over them, so a 256×32 slice of a B panel stays in L1 while every group of
-/// the block passes over it.
+/// then, one 256-deep block of k at a time, each task owns 64 rows × up to 16 panels of C, packs its 64×256 slice
+/// of A into 8-row groups (a transposed A is read in place, its groups being contiguous already) and runs the
+/// 8×32 register kernel over them, so a 256×32 slice of a B panel stays in L1 while every group passes over it.
 /// </summary>
 internal static unsafe partial class Gemm
 {
     private const int RowBlock = 64, DepthBlock = 256;
-    private const int MicroRows = 8, MicroColumns = 32;
+    private const int MicroRows = 8, MicroColumns = 32, MaxPanelsPerTile = 16;
     // Larger B operands (the output projection of a big vocabulary) are packed and multiplied in column chunks.
     private const long PackedBLimit = 4L << 20;
 
@@ -99,33 +98,38 @@ internal static unsafe partial class Gemm
             }
         });
 
-        // Enough tasks for every thread: whole rows of panels when there are many row blocks, else panel ranges too.
+        // Tasks are blocks of 64 rows × at most MaxPanelsPerTile panels, enumerated down the rows first: a thread's
+        // consecutive tasks then reuse the same slice of B (≤ 512 KB per depth block) from its L2 while A streams.
+        // Depth blocks run one after another over all tasks, so a long k (weight gradients, the vocabulary's
+        // input gradient) does not pull the whole packed B through every task.
         int rowTiles = (m + RowBlock - 1) / RowBlock;
-        int split = compute.Threads == 1 || rowTiles >= 2 * compute.Threads ? 1 : Math.Min(panels, (2 * compute.Threads + rowTiles - 1) / rowTiles);
-        int panelsPerTile = (panels + split - 1) / split;
-        split = (panels + panelsPerTile - 1) / panelsPerTile;
-        compute.For(rowTiles * split, tile =>
+        int columnTiles = (panels + MaxPanelsPerTile - 1) / MaxPanelsPerTile;
+        if (compute.Threads > 1 && rowTiles * columnTiles < 2 * compute.Threads)
+            columnTiles = Math.Min(panels, (2 * compute.Threads + rowTiles - 1) / rowTiles);
+        int panelsPerTile = (panels + columnTiles - 1) / columnTiles;
+        columnTiles = (panels + panelsPerTile - 1) / panelsPerTile;
+        // A transposed in memory (dYᵀ, Pᵀ) already holds each group's eight rows side by side at every depth step,
+        // so the kernel reads full groups in place and only a ragged last group is packed.
+        bool direct = o.AStrideRow == 1;
+        for (int p0 = 0; p0 < k; p0 += DepthBlock)
         {
-            int i0 = tile / split * RowBlock, rows = Math.Min(RowBlock, m - i0);
-            int panel0 = tile % split * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
-            var packedA = PackedA ??= new float[RowBlock * DepthBlock];
-            float* edge = stackalloc float[MicroRows * MicroColumns];
-            // A transposed in memory (dYᵀ, Pᵀ) already holds each group's eight rows side by side at every depth step,
-            // so the kernel reads full groups in place and only a ragged last group is packed.
-            bool direct = o.AStrideRow == 1;
-            int fullRows = rows / MicroRows * MicroRows;
-            fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
+            int blockStart = p0, depth = Math.Min(DepthBlock, k - p0);
+            bool load = accumulate || p0 > 0;
+            compute.For(rowTiles * columnTiles, task =>
             {
-                for (int p0 = 0; p0 < k; p0 += DepthBlock)
+                int i0 = task % rowTiles * RowBlock, rows = Math.Min(RowBlock, m - i0);
+                int panel0 = task / rowTiles * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
+                int fullRows = rows / MicroRows * MicroRows;
+                var packedA = PackedA ??= new float[RowBlock * DepthBlock];
+                float* edge = stackalloc float[MicroRows * MicroColumns];
+                fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
                 {
-                    int depth = Math.Min(DepthBlock, k - p0);
-                    bool load = accumulate || p0 > 0;
-                    float* aBlock = pa + aOffset + i0 * o.AStrideRow + p0 * o.AStrideColumn;
+                    float* aBlock = pa + aOffset + i0 * o.AStrideRow + blockStart * o.AStrideColumn;
                     PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, packA);
                     for (int panel = panel0; panel < panel1; panel++)
                     {
                         int j = panel * MicroColumns, width = Math.Min(MicroColumns, n - j);
-                        float* bp = pb + (long)panel * MicroColumns * k + (long)p0 * MicroColumns;
+                        float* bp = pb + (long)panel * MicroColumns * k + (long)blockStart * MicroColumns;
                         for (int r = 0; r < rows; r += MicroRows)
                         {
                             bool inPlace = direct && r < fullRows;
@@ -150,8 +154,8 @@ internal static unsafe partial class Gemm
                         }
                     }
                 }
-            }
-        });
+            });
+        }
     }
 
     private static void Block(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
