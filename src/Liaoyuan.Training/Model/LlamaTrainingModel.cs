@@ -1,4 +1,3 @@
-using Liaoyuan.Operators.Vectors;
 using Liaoyuan.Training.Ops;
 
 namespace Liaoyuan.Training.Model;
@@ -178,7 +177,8 @@ public sealed class LlamaTrainingModel
             var act = a.Layers[l];
             float[] output = l + 1 < Layers.Length ? a.Layers[l + 1].Input : a.Final;
 
-            RmsNorm.Forward(compute, act.Input, w.AttentionNorm.Value, s.RmsEpsilon, act.AttentionNormed, act.AttentionRms, n);
+            // Every later layer's attention norm ran fused with the residual step that ends the layer before.
+            if (l == 0) RmsNorm.Forward(compute, act.Input, w.AttentionNorm.Value, s.RmsEpsilon, act.AttentionNormed, act.AttentionRms, n);
             Project(compute, act.AttentionNormed, w.Query, dropoutPass, act.Query, n, s.Dim, s.QueryWidth);
             Project(compute, act.AttentionNormed, w.Key, dropoutPass, act.Key, n, s.Dim, s.KeyWidth);
             Project(compute, act.AttentionNormed, w.Value, dropoutPass, act.Value, n, s.Dim, s.KeyWidth);
@@ -192,16 +192,23 @@ public sealed class LlamaTrainingModel
             _rope.Forward(compute, act.Key, n, s.KvHeads);
             Attention.Forward(compute, act.Query, act.Key, act.Value, act.Attended, act.Probabilities, a.Sequences, _attention);
             Project(compute, act.Attended, w.AttentionOutput, dropoutPass, a.Projected, n, s.QueryWidth, s.Dim);
-            VectorMath.Add(act.Input, a.Projected, act.Middle);
+            RmsNorm.AddForward(compute, act.Input, a.Projected, act.Middle, w.FeedForwardNorm.Value, s.RmsEpsilon, act.FeedForwardNormed, act.FeedForwardRms, n);
 
-            RmsNorm.Forward(compute, act.Middle, w.FeedForwardNorm.Value, s.RmsEpsilon, act.FeedForwardNormed, act.FeedForwardRms, n);
             Project(compute, act.FeedForwardNormed, w.Gate, dropoutPass, act.Gate, n, s.Dim, s.FeedForward);
             Project(compute, act.FeedForwardNormed, w.Up, dropoutPass, act.Up, n, s.Dim, s.FeedForward);
             SwiGlu.Forward(compute, act.Gate, act.Up, act.Hidden, act.Hidden.Length);
             Project(compute, act.Hidden, w.Down, dropoutPass, a.Projected, n, s.FeedForward, s.Dim);
-            VectorMath.Add(act.Middle, a.Projected, output);
+            if (l + 1 < Layers.Length)
+            {
+                var next = a.Layers[l + 1];
+                RmsNorm.AddForward(compute, act.Middle, a.Projected, output, Layers[l + 1].AttentionNorm.Value, s.RmsEpsilon, next.AttentionNormed, next.AttentionRms, n);
+            }
+            else
+            {
+                RmsNorm.AddForward(compute, act.Middle, a.Projected, output, OutputNorm.Value, s.RmsEpsilon, a.FinalNormed, a.FinalRms, n);
+            }
         }
-        RmsNorm.Forward(compute, a.Final, OutputNorm.Value, s.RmsEpsilon, a.FinalNormed, a.FinalRms, n);
+        if (Layers.Length == 0) RmsNorm.Forward(compute, a.Final, OutputNorm.Value, s.RmsEpsilon, a.FinalNormed, a.FinalRms, n);
         MatMul.Forward(compute, a.FinalNormed, Output.Value, a.Logits, n, s.Dim, s.Vocab);
     }
 

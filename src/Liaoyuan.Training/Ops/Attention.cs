@@ -34,16 +34,13 @@ public static class Attention
         {
             int b = task / shape.Heads, h = task % shape.Heads, kvHead = h / group;
             int pOffset = (int)((long)task * T * T), qOffset = b * T * qw + h * hd, kvOffset = b * T * kw + kvHead * hd;
-            var keysT = ArrayPool<float>.Shared.Rent(hd * T);
-            Transpose(k, kvOffset, kw, T, hd, keysT);
             // Scores into the probability block (each band of rows only up to its last row's position), then a
             // causal softmax row by row.
             for (int r0 = 0; r0 < T; r0 += Band)
             {
                 int r1 = Math.Min(T, r0 + Band);
-                Gemm.Multiply(Serial, r1 - r0, r1, hd, q, qOffset + r0 * qw, qw, 1, keysT, 0, T, probabilities, pOffset + r0 * T, T, accumulate: false);
+                Gemm.Multiply(Serial, r1 - r0, r1, hd, q, qOffset + r0 * qw, qw, 1, k, kvOffset, 1, kw, probabilities, pOffset + r0 * T, T, accumulate: false);
             }
-            ArrayPool<float>.Shared.Return(keysT);
             for (int t = 0; t < T; t++)
             {
                 var p = probabilities.AsSpan(pOffset + t * T, T);
@@ -79,9 +76,7 @@ public static class Attention
                 kGrad.AsSpan(kvOffset + s * kw, hd).Clear();
                 vGrad.AsSpan(kvOffset + s * kw, hd).Clear();
             }
-            var valuesT = ArrayPool<float>.Shared.Rent(hd * T);
             var dScores = ArrayPool<float>.Shared.Rent(T * T);
-            Transpose(v, kvOffset, kw, T, hd, valuesT);
             for (int h = kvHead * group; h < (kvHead + 1) * group; h++)
             {
                 int pOffset = (int)(((long)b * shape.Heads + h) * T * T), qOffset = b * T * qw + h * hd;
@@ -91,7 +86,7 @@ public static class Attention
                     int c1 = Math.Min(T, c0 + Band);
                     Gemm.Multiply(Serial, c1 - c0, hd, T - c0, probabilities, pOffset + c0 * T + c0, 1, T,
                         outputGrad, qOffset + c0 * qw, qw, vGrad, kvOffset + c0 * kw, kw, accumulate: true);
-                    Gemm.Multiply(Serial, c1 - c0, c1, hd, outputGrad, qOffset + c0 * qw, qw, 1, valuesT, 0, T, dScores, c0 * T, T, accumulate: false);
+                    Gemm.Multiply(Serial, c1 - c0, c1, hd, outputGrad, qOffset + c0 * qw, qw, 1, v, kvOffset, 1, kw, dScores, c0 * T, T, accumulate: false);
                 }
                 for (int t = 0; t < T; t++)
                 {
@@ -111,15 +106,7 @@ public static class Attention
                     Gemm.Multiply(Serial, c1 - c0, hd, T - c0, dScores, c0 * T + c0, 1, T, q, qOffset + c0 * qw, qw, kGrad, kvOffset + c0 * kw, kw, accumulate: true);
                 }
             }
-            ArrayPool<float>.Shared.Return(valuesT);
             ArrayPool<float>.Shared.Return(dScores);
         });
-    }
-
-    /// <summary>One head's T×hd slice (row stride <paramref name="stride"/>) into a row-major hd×T block.</summary>
-    private static void Transpose(float[] source, int offset, int stride, int rows, int columns, float[] target)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < columns; c++) target[c * rows + r] = source[offset + r * stride + c];
     }
 }

@@ -1,14 +1,13 @@
 namespace Liaoyuan.Training.Ops;
 
 /// <summary>
-/// Where the training ops run: a thread budget and a reusable scratch buffer. Work is always cut into parts that
-/// depend only on the problem size, never on the thread count, and every sum runs in a fixed order inside one
-/// part, so a training run gives bit-identical numbers however many threads execute it.
+/// Where the training ops run: a thread budget. Every sum runs in a fixed order inside one part of the work, and
+/// parts depend only on the problem size (or, where the cut changes no sum, as in the GEMM's tiles, on the thread
+/// count too), so a training run gives bit-identical numbers however many threads execute it.
 /// </summary>
 public sealed class Compute
 {
     private readonly ParallelOptions _options;
-    private float[] _scratch = [];
 
     public Compute(int threads = 0)
     {
@@ -36,12 +35,5 @@ public sealed class Compute
     {
         int parts = (n + grain - 1) / grain;
         For(parts, p => body(p * grain, Math.Min(n, (p + 1) * grain)));
-    }
-
-    /// <summary>A buffer of at least <paramref name="length"/> floats, reused between calls (ops run one at a time).</summary>
-    internal float[] Scratch(long length)
-    {
-        if (_scratch.Length < length) _scratch = new float[length];
-        return _scratch;
     }
 }

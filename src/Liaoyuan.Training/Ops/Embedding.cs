@@ -1,3 +1,5 @@
+using Liaoyuan.Operators.Vectors;
+
 namespace Liaoyuan.Training.Ops;
 
 /// <summary>x[t] = E[token[t]]; backward scatters dx rows back into dE.</summary>
@@ -20,9 +22,8 @@ public static class Embedding
         {
             for (int t = 0; t < tokens.Length; t++)
             {
-                var source = dx.AsSpan(t * width + c0, c1 - c0);
                 var target = tableGrad.AsSpan(tokens[t] * width + c0, c1 - c0);
-                for (int i = 0; i < source.Length; i++) target[i] += source[i];
+                VectorMath.Add(target, dx.AsSpan(t * width + c0, c1 - c0), target);
             }
         });
     }

@@ -1,23 +1,36 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Liaoyuan.Training.Ops;
 
 /// <summary>
-/// C[m×n] (+)= A[m×k] · B[k×n] in float32. A is addressed through a row and a column stride, so a transposed
-/// operand costs nothing; B and C are row-major. Each C element is one fused multiply-add chain over k in
-/// increasing order, whatever the tiling, which makes the result independent of the thread count.
-/// Each tile packs a 64×256 block of A and, in turn, 256×32 panels of B, which stay in L1 while the register
-/// kernel runs 4×32 blocks of C over them.
+/// C[m×n] (+)= A[m×k] · B[k×n] in float32. A and B are each addressed through a row and a column stride, so a
+/// transposed operand (Wᵀ in the forward pass, dYᵀ in the weight gradient) is read in place and never
+/// materialised; C is row-major. Each C element is one fused multiply-add chain over k in increasing order,
+/// whatever the tiling, which makes the result independent of the thread count.
+/// B is packed once per call into 32-column panels (k × 32, zero-padded at the right edge) shared by all threads;
+/// then, one 256-deep block of k at a time, each task owns 64 rows × up to 16 panels of C, packs its 64×256 slice
+/// of A into 8-row groups (a transposed A is read in place, its groups being contiguous already) and runs the
+/// 8×32 register kernel over them, so a 256×32 slice of a B panel stays in L1 while every group passes over it.
 /// </summary>
-internal static unsafe class Gemm
+internal static unsafe partial class Gemm
 {
-    private const int RowBlock = 64, ColumnBlock = 256, DepthBlock = 256;
-    private const int MicroRows = 8, MicroColumns = 32, Lanes = 8;
+    private const int RowBlock = 64, DepthBlock = 256;
+    private const int MicroRows = 8, MicroColumns = 32, MaxPanelsPerTile = 16;
+    // Larger B operands (the output projection of a big vocabulary) are packed and multiplied in column chunks.
+    private const long PackedBLimit = 4L << 20;
 
+    /// <summary>The product with a row-major B of row stride <paramref name="ldb"/>.</summary>
     public static void Multiply(Compute compute, int m, int n, int k,
         float[] a, int aOffset, int aRowStride, int aColumnStride,
         float[] b, int bOffset, int ldb,
+        float[] c, int cOffset, int ldc, bool accumulate) =>
+        Multiply(compute, m, n, k, a, aOffset, aRowStride, aColumnStride, b, bOffset, ldb, 1, c, cOffset, ldc, accumulate);
+
+    /// <summary>The product with A[i, p] = a[aOffset + i·aRowStride + p·aColumnStride] and B[p, j] likewise.</summary>
+    public static void Multiply(Compute compute, int m, int n, int k,
+        float[] a, int aOffset, int aRowStride, int aColumnStride,
+        float[] b, int bOffset, int bRowStride, int bColumnStride,
         float[] c, int cOffset, int ldc, bool accumulate)
     {
         if (m == 0 || n == 0) return;
@@ -26,55 +39,31 @@ internal static unsafe class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) Array.Clear(c, cOffset + i * ldc, n);
             return;
         }
-        int rowTiles = (m + RowBlock - 1) / RowBlock, columnTiles = (n + ColumnBlock - 1) / ColumnBlock;
-        compute.For(rowTiles * columnTiles, tile =>
+        var o = new Operands(a, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc);
+        int paddedColumns = RoundUp(n, MicroColumns);
+        if ((long)k * paddedColumns <= PackedBLimit)
         {
-            int i0 = tile / columnTiles * RowBlock, j0 = tile % columnTiles * ColumnBlock;
-            int i1 = Math.Min(m, i0 + RowBlock), j1 = Math.Min(n, j0 + ColumnBlock);
-            int fullRows = (i1 - i0) / MicroRows * MicroRows;
-            var packedA = PackedA ??= new float[RowBlock * DepthBlock];
-            var packedB = PackedB ??= new float[DepthBlock * MicroColumns];
-            fixed (float* pa = &a[aOffset], pb = &b[bOffset], pc = &c[cOffset], packA = packedA, packB = packedB)
-            {
-                for (int p0 = 0; p0 < k; p0 += DepthBlock)
-                {
-                    int depth = Math.Min(DepthBlock, k - p0);
-                    bool load = accumulate || p0 > 0;
-                    PackA(pa + (long)i0 * aRowStride + (long)p0 * aColumnStride, aRowStride, aColumnStride, fullRows, depth, packA);
-                    for (int j = j0; j < j1; j += MicroColumns)
-                    {
-                        int width = Math.Min(MicroColumns, j1 - j);
-                        float* bp = pb + (long)p0 * ldb + j;
-                        if (width == MicroColumns)
-                            for (int p = 0; p < depth; p++)
-                                Buffer.MemoryCopy(bp + (long)p * ldb, packB + p * MicroColumns, MicroColumns * sizeof(float), MicroColumns * sizeof(float));
-                        for (int i = i0; i < i1; i += MicroRows)
-                        {
-                            float* cp = pc + (long)i * ldc + j;
-                            int rows = Math.Min(MicroRows, i1 - i);
-                            if (rows == MicroRows && width == MicroColumns)
-                            {
-                                float* ap = packA + (i - i0) * depth;
-                                if (UseWideKernel)
-                                {
-                                    Kernel8x32(ap, packB, cp, ldc, depth, load);
-                                }
-                                else
-                                {
-                                    Kernel4x32(ap, packB, cp, ldc, depth, load);
-                                    Kernel4x32(ap + 4, packB, cp + 4L * ldc, ldc, depth, load);
-                                }
-                            }
-                            else
-                            {
-                                float* ap = pa + (long)i * aRowStride + (long)p0 * aColumnStride;
-                                EdgeKernel(ap, aRowStride, aColumnStride, bp, ldb, cp, ldc, depth, rows, width, load);
-                            }
-                        }
-                    }
-                }
-            }
-        });
+            MultiplyChunk(compute, m, n, k, o, aOffset, bOffset, cOffset, accumulate);
+            return;
+        }
+        // Too big a B to pack at once: cut it into column chunks, each of which re-reads all of A, or into depth
+        // chunks, each of which re-reads and re-writes all of C, whichever moves less. Either way every element of
+        // C still sums over k in order.
+        int columnChunk = (int)Math.Max(MicroColumns, PackedBLimit / k / MicroColumns * MicroColumns);
+        int depthChunk = (int)Math.Max(DepthBlock, PackedBLimit / paddedColumns / DepthBlock * DepthBlock);
+        long columnTraffic = (long)((n + columnChunk - 1) / columnChunk) * m * k;
+        long depthTraffic = (long)((k + depthChunk - 1) / depthChunk) * 2 * m * n;
+        if (columnTraffic <= depthTraffic)
+        {
+            for (int j0 = 0; j0 < n; j0 += columnChunk)
+                MultiplyChunk(compute, m, Math.Min(columnChunk, n - j0), k, o, aOffset, bOffset + (long)j0 * bColumnStride, cOffset + (long)j0, accumulate);
+        }
+        else
+        {
+            for (int p0 = 0; p0 < k; p0 += depthChunk)
+                MultiplyChunk(compute, m, n, Math.Min(depthChunk, k - p0), o, aOffset + (long)p0 * aColumnStride, bOffset + (long)p0 * bRowStride,
+                    cOffset, accumulate || p0 > 0);
+        }
     }
 
     /// <summary>512-bit registers where the CPU has them; tests switch it off to check that the 256-bit path agrees bit for bit.</summary>
@@ -85,160 +74,180 @@ internal static unsafe class Gemm
     [ThreadStatic] private static float[]? PackedA;
     [ThreadStatic] private static float[]? PackedB;
 
-    /// <summary>Copies rows × depth of A into groups of eight rows interleaved per depth step: [group][p][row].</summary>
-    private static void PackA(float* a, int ars, int acs, int rows, int depth, float* packed)
+    private sealed record Operands(float[] A, long AStrideRow, long AStrideColumn, float[] B, long BStrideRow, long BStrideColumn, float[] C, int Ldc);
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    private static void MultiplyChunk(Compute compute, int m, int n, int k, Operands o, long aOffset, long bOffset, long cOffset, bool accumulate)
     {
-        if (acs == 1)
+        int panels = (n + MicroColumns - 1) / MicroColumns;
+        long packedLength = (long)panels * MicroColumns * k;
+        if (PackedB is null || PackedB.Length < packedLength) PackedB = new float[packedLength];
+        var packedB = PackedB;
+        const int panelsPerPack = 8;
+        compute.For((panels + panelsPerPack - 1) / panelsPerPack, part =>
         {
-            for (int r = 0; r < rows; r++)
+            fixed (float* pb = o.B, target = packedB)
             {
-                float* source = a + (long)r * ars;
-                float* target = packed + r / MicroRows * MicroRows * depth + r % MicroRows;
-                for (int p = 0; p < depth; p++) target[p * MicroRows] = source[p];
-            }
-        }
-        else
-        {
-            for (int group = 0; group < rows; group += MicroRows)
-            {
-                float* source = a + (long)group * ars;
-                float* target = packed + group * depth;
-                for (int p = 0; p < depth; p++, source += acs, target += MicroRows)
+                for (int panel = part * panelsPerPack; panel < Math.Min(panels, (part + 1) * panelsPerPack); panel++)
                 {
-                    for (int r = 0; r < MicroRows; r++) target[r] = source[(long)r * ars];
+                    int j = panel * MicroColumns;
+                    PackPanelOfB(pb + bOffset + j * o.BStrideColumn, o.BStrideRow, o.BStrideColumn, k, Math.Min(MicroColumns, n - j),
+                        target + (long)panel * MicroColumns * k);
                 }
             }
-        }
-    }
-
-    /// <summary>8×32 of C in sixteen 512-bit registers; a is packed [p][8], b is packed [p][32].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* a, float* b, float* c, int ldc, int depth, bool load)
-    {
-        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
-        if (load)
-        {
-            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
-            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
-            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
-            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
-            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
-            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
-            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
-            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
-        }
-        else
-        {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
-        }
-        for (int p = 0; p < depth; p++)
-        {
-            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
-            var a0 = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(a0, b0, c00); c01 = Vector512.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(a1, b0, c10); c11 = Vector512.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(a2, b0, c20); c21 = Vector512.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(a3, b0, c30); c31 = Vector512.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(a4, b0, c40); c41 = Vector512.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(a5, b0, c50); c51 = Vector512.FusedMultiplyAdd(a5, b1, c51);
-            var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
-            var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
-            a += MicroRows;
-            b += MicroColumns;
-        }
-        c00.Store(c); c01.Store(c + 16);
-        c10.Store(c + ldc); c11.Store(c + ldc + 16);
-        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 16);
-        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 16);
-        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 16);
-        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 16);
-        c60.Store(c + 6 * ldc); c61.Store(c + 6 * ldc + 16);
-        c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
-    }
-
-    /// <summary>The 256-bit fallback: 4×32 of C from half of an 8-row packed group.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4x32(float* a, float* b, float* c, int ldc, int depth, bool load)
-    {
-        Vector256<float> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
-        if (load)
-        {
-            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8); c02 = Vector256.Load(c + 16); c03 = Vector256.Load(c + 24);
-            float* r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc;
-            c10 = Vector256.Load(r1); c11 = Vector256.Load(r1 + 8); c12 = Vector256.Load(r1 + 16); c13 = Vector256.Load(r1 + 24);
-            c20 = Vector256.Load(r2); c21 = Vector256.Load(r2 + 8); c22 = Vector256.Load(r2 + 16); c23 = Vector256.Load(r2 + 24);
-            c30 = Vector256.Load(r3); c31 = Vector256.Load(r3 + 8); c32 = Vector256.Load(r3 + 16); c33 = Vector256.Load(r3 + 24);
-        }
-        else
-        {
-            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = Vector256<float>.Zero;
-        }
-        for (int p = 0; p < depth; p++)
-        {
-            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8); var b2 = Vector256.Load(b + 16); var b3 = Vector256.Load(b + 24);
-            var a0 = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
-            c02 = Vector256.FusedMultiplyAdd(a0, b2, c02); c03 = Vector256.FusedMultiplyAdd(a0, b3, c03);
-            var a1 = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
-            c12 = Vector256.FusedMultiplyAdd(a1, b2, c12); c13 = Vector256.FusedMultiplyAdd(a1, b3, c13);
-            var a2 = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
-            c22 = Vector256.FusedMultiplyAdd(a2, b2, c22); c23 = Vector256.FusedMultiplyAdd(a2, b3, c23);
-            var a3 = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
-            c32 = Vector256.FusedMultiplyAdd(a3, b2, c32); c33 = Vector256.FusedMultiplyAdd(a3, b3, c33);
-            a += MicroRows;
-            b += MicroColumns;
-        }
-        c00.Store(c); c01.Store(c + 8); c02.Store(c + 16); c03.Store(c + 24);
-        float* s1 = c + ldc, s2 = c + 2 * ldc, s3 = c + 3 * ldc;
-        c10.Store(s1); c11.Store(s1 + 8); c12.Store(s1 + 16); c13.Store(s1 + 24);
-        c20.Store(s2); c21.Store(s2 + 8); c22.Store(s2 + 16); c23.Store(s2 + 24);
-        c30.Store(s3); c31.Store(s3 + 8); c32.Store(s3 + 16); c33.Store(s3 + 24);
-    }
-
-    /// <summary>The ragged border of a tile: one row and 8 columns at a time, then single columns.</summary>
-    private static void EdgeKernel(float* a, int ars, int acs, float* b, int ldb, float* c, int ldc, int depth, int rows, int width, bool load)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            float* ar = a + (long)r * ars;
-            float* cr = c + (long)r * ldc;
-            int j = 0;
-            for (; j + Lanes <= width; j += Lanes)
-            {
-                var acc = load ? Vector256.Load(cr + j) : Vector256<float>.Zero;
-                float* bp = b + j;
-                float* ap = ar;
-                for (int p = 0; p < depth; p++, ap += acs, bp += ldb)
-                    acc = Vector256.FusedMultiplyAdd(Vector256.Create(*ap), Vector256.Load(bp), acc);
-                acc.Store(cr + j);
-            }
-            for (; j < width; j++)
-            {
-                float acc = load ? cr[j] : 0f;
-                float* bp = b + j;
-                float* ap = ar;
-                for (int p = 0; p < depth; p++, ap += acs, bp += ldb) acc = MathF.FusedMultiplyAdd(*ap, *bp, acc);
-                cr[j] = acc;
-            }
-        }
-    }
-
-    /// <summary>dst[cols×rows] = srcᵀ for a row-major src[rows×cols], in cache-sized blocks.</summary>
-    public static void Transpose(Compute compute, float[] src, int rows, int columns, float[] dst)
-    {
-        const int block = 32;
-        compute.ForRanges(rows, 256, (r0, r1) =>
-        {
-            for (int rb = r0; rb < r1; rb += block)
-                for (int cb = 0; cb < columns; cb += block)
-                {
-                    int re = Math.Min(r1, rb + block), ce = Math.Min(columns, cb + block);
-                    for (int r = rb; r < re; r++)
-                        for (int col = cb; col < ce; col++)
-                            dst[(long)col * rows + r] = src[(long)r * columns + col];
-                }
         });
+
+        // Tasks are blocks of 64 rows × at most MaxPanelsPerTile panels, enumerated down the rows first: a thread's
+        // consecutive tasks then reuse the same slice of B (≤ 512 KB per depth block) from its L2 while A streams.
+        // Depth blocks run one after another over all tasks, so a long k (weight gradients, the vocabulary's
+        // input gradient) does not pull the whole packed B through every task.
+        int rowTiles = (m + RowBlock - 1) / RowBlock;
+        int columnTiles = (panels + MaxPanelsPerTile - 1) / MaxPanelsPerTile;
+        if (compute.Threads > 1 && rowTiles * columnTiles < 2 * compute.Threads)
+            columnTiles = Math.Min(panels, (2 * compute.Threads + rowTiles - 1) / rowTiles);
+        int panelsPerTile = (panels + columnTiles - 1) / columnTiles;
+        columnTiles = (panels + panelsPerTile - 1) / panelsPerTile;
+        // A transposed in memory (dYᵀ, Pᵀ) already holds each group's eight rows side by side at every depth step,
+        // so the kernel reads full groups in place and only a ragged last group is packed.
+        bool direct = o.AStrideRow == 1;
+        for (int p0 = 0; p0 < k; p0 += DepthBlock)
+        {
+            int blockStart = p0, depth = Math.Min(DepthBlock, k - p0);
+            bool load = accumulate || p0 > 0;
+            compute.For(rowTiles * columnTiles, task =>
+            {
+                int i0 = task % rowTiles * RowBlock, rows = Math.Min(RowBlock, m - i0);
+                int panel0 = task / rowTiles * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
+                int fullRows = rows / MicroRows * MicroRows;
+                var packedA = PackedA ??= new float[RowBlock * DepthBlock];
+                float* edge = stackalloc float[MicroRows * MicroColumns];
+                fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
+                {
+                    float* aBlock = pa + aOffset + i0 * o.AStrideRow + blockStart * o.AStrideColumn;
+                    PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, packA);
+                    for (int panel = panel0; panel < panel1; panel++)
+                    {
+                        int j = panel * MicroColumns, width = Math.Min(MicroColumns, n - j);
+                        float* bp = pb + (long)panel * MicroColumns * k + (long)blockStart * MicroColumns;
+                        for (int r = 0; r < rows; r += MicroRows)
+                        {
+                            bool inPlace = direct && r < fullRows;
+                            float* ap = inPlace ? aBlock + r : packA + r * depth;
+                            long aStep = inPlace ? o.AStrideColumn : MicroRows;
+                            float* cp = pc + cOffset + (long)(i0 + r) * o.Ldc + j;
+                            int height = Math.Min(MicroRows, rows - r);
+                            if (height == MicroRows && width == MicroColumns)
+                            {
+                                Block(ap, aStep, bp, cp, o.Ldc, depth, load);
+                            }
+                            else
+                            {
+                                // A ragged border: the kernel runs on a zero-padded copy and only the real part goes back.
+                                if (load)
+                                    for (int row = 0; row < height; row++)
+                                        new ReadOnlySpan<float>(cp + (long)row * o.Ldc, width).CopyTo(new Span<float>(edge + row * MicroColumns, width));
+                                Block(ap, aStep, bp, edge, MicroColumns, depth, load);
+                                for (int row = 0; row < height; row++)
+                                    new ReadOnlySpan<float>(edge + row * MicroColumns, width).CopyTo(new Span<float>(cp + (long)row * o.Ldc, width));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    private static void Block(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
+    {
+        if (UseWideKernel)
+        {
+            Kernel8x32(a, aStep, b, c, ldc, depth, load);
+        }
+        else
+        {
+            Kernel4x32(a, aStep, b, c, ldc, depth, load);
+            Kernel4x32(a + 4, aStep, b, c + 4L * ldc, ldc, depth, load);
+        }
+    }
+
+    /// <summary>
+    /// Copies rows [firstRow, rows) × depth of A into groups of eight rows interleaved per depth step,
+    /// [group][p][row], zero-padding the last group.
+    /// </summary>
+    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int firstRow, int rows, int depth, float* packed)
+    {
+        int r0 = firstRow;
+        for (; r0 < rows; r0 += MicroRows)
+        {
+            int height = Math.Min(MicroRows, rows - r0);
+            float* source = a + r0 * rowStride;
+            float* target = packed + r0 * depth;
+            int p = 0;
+            if (height == MicroRows && columnStride == 1 && Avx.IsSupported)
+            {
+                for (; p + 8 <= depth; p += 8) Transpose8x8(source + p, rowStride, target + p * MicroRows, MicroRows);
+            }
+            for (; p < depth; p++)
+                for (int r = 0; r < MicroRows; r++)
+                    target[p * MicroRows + r] = r < height ? source[r * rowStride + p * columnStride] : 0f;
+        }
+    }
+
+    /// <summary>Copies depth × width of B into a 32-column panel, [p][column], zero-padding columns past width.</summary>
+    private static void PackPanelOfB(float* b, long rowStride, long columnStride, int depth, int width, float* packed)
+    {
+        int p = 0;
+        if (width == MicroColumns && columnStride == 1 && Vector256.IsHardwareAccelerated)
+        {
+            for (; p < depth; p++)
+            {
+                float* source = b + p * rowStride;
+                float* target = packed + p * MicroColumns;
+                Vector256.Load(source).Store(target);
+                Vector256.Load(source + 8).Store(target + 8);
+                Vector256.Load(source + 16).Store(target + 16);
+                Vector256.Load(source + 24).Store(target + 24);
+            }
+        }
+        else if (width == MicroColumns && rowStride == 1 && Avx.IsSupported)
+        {
+            for (; p + 8 <= depth; p += 8)
+                for (int j = 0; j < MicroColumns; j += 8)
+                    Transpose8x8(b + j * columnStride + p, columnStride, packed + p * MicroColumns + j, MicroColumns);
+        }
+        for (; p < depth; p++)
+            for (int j = 0; j < MicroColumns; j++)
+                packed[p * MicroColumns + j] = j < width ? b[p * rowStride + j * columnStride] : 0f;
+    }
+
+    /// <summary>Eight rows of eight floats (row stride <paramref name="sourceStride"/>) written as their eight columns.</summary>
+    private static void Transpose8x8(float* source, long sourceStride, float* target, long targetStride)
+    {
+        var r0 = Avx.LoadVector256(source);
+        var r1 = Avx.LoadVector256(source + sourceStride);
+        var r2 = Avx.LoadVector256(source + 2 * sourceStride);
+        var r3 = Avx.LoadVector256(source + 3 * sourceStride);
+        var r4 = Avx.LoadVector256(source + 4 * sourceStride);
+        var r5 = Avx.LoadVector256(source + 5 * sourceStride);
+        var r6 = Avx.LoadVector256(source + 6 * sourceStride);
+        var r7 = Avx.LoadVector256(source + 7 * sourceStride);
+        // Pairs of rows interleaved, then quads, then the two 128-bit halves exchanged.
+        var u0 = Avx.UnpackLow(r0, r1); var u1 = Avx.UnpackHigh(r0, r1);
+        var u2 = Avx.UnpackLow(r2, r3); var u3 = Avx.UnpackHigh(r2, r3);
+        var u4 = Avx.UnpackLow(r4, r5); var u5 = Avx.UnpackHigh(r4, r5);
+        var u6 = Avx.UnpackLow(r6, r7); var u7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(u0, u2, 0x44); var s1 = Avx.Shuffle(u0, u2, 0xEE);
+        var s2 = Avx.Shuffle(u1, u3, 0x44); var s3 = Avx.Shuffle(u1, u3, 0xEE);
+        var s4 = Avx.Shuffle(u4, u6, 0x44); var s5 = Avx.Shuffle(u4, u6, 0xEE);
+        var s6 = Avx.Shuffle(u5, u7, 0x44); var s7 = Avx.Shuffle(u5, u7, 0xEE);
+        Avx.Store(target, Avx.Permute2x128(s0, s4, 0x20));
+        Avx.Store(target + targetStride, Avx.Permute2x128(s1, s5, 0x20));
+        Avx.Store(target + 2 * targetStride, Avx.Permute2x128(s2, s6, 0x20));
+        Avx.Store(target + 3 * targetStride, Avx.Permute2x128(s3, s7, 0x20));
+        Avx.Store(target + 4 * targetStride, Avx.Permute2x128(s0, s4, 0x31));
+        Avx.Store(target + 5 * targetStride, Avx.Permute2x128(s1, s5, 0x31));
+        Avx.Store(target + 6 * targetStride, Avx.Permute2x128(s2, s6, 0x31));
+        Avx.Store(target + 7 * targetStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 }

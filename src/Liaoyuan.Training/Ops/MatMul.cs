@@ -9,11 +9,8 @@ public static class MatMul
     /// <summary>Writes x·Wᵀ into <paramref name="y"/>, or adds it with <paramref name="accumulate"/>.</summary>
     public static void Forward(Compute compute, float[] x, float[] weight, float[] y, int rows, int inputs, int outputs, bool accumulate = false)
     {
-        // The kernel wants B row-major along the output axis, so W is transposed once per call: O(in·out)
-        // against the O(rows·in·out) product.
-        var transposed = compute.Scratch((long)inputs * outputs);
-        Gemm.Transpose(compute, weight, outputs, inputs, transposed);
-        Gemm.Multiply(compute, rows, outputs, inputs, x, 0, inputs, 1, transposed, 0, outputs, y, 0, outputs, accumulate);
+        // B = Wᵀ is read in place through its strides (B[p, j] = W[j, p]); the GEMM packs it once per call.
+        Gemm.Multiply(compute, rows, outputs, inputs, x, 0, inputs, 1, weight, 0, 1, inputs, y, 0, outputs, accumulate);
     }
 
     /// <summary>

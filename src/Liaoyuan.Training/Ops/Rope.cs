@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Liaoyuan.Training.Ops;
 
 /// <summary>
@@ -8,6 +10,8 @@ namespace Liaoyuan.Training.Ops;
 public sealed class Rope
 {
     private readonly float[] _cos, _sin;
+    // The adjacent layout's tables per element for whole vectors: cos twice per pair, and (−sin, +sin).
+    private readonly float[] _cosPerElement, _sinPerElement;
 
     private readonly bool _neox;
 
@@ -32,6 +36,14 @@ public sealed class Rope
                 theta *= thetaScale;
             }
         }
+        _cosPerElement = new float[context * headDim];
+        _sinPerElement = new float[context * headDim];
+        for (int k = 0; k < context * pairs; k++)
+        {
+            _cosPerElement[2 * k] = _cosPerElement[2 * k + 1] = _cos[k];
+            _sinPerElement[2 * k] = -_sin[k];
+            _sinPerElement[2 * k + 1] = _sin[k];
+        }
     }
 
     public int HeadDim { get; }
@@ -55,7 +67,8 @@ public sealed class Rope
                 for (int h = 0; h < heads; h++)
                 {
                     var head = x.AsSpan(r * width + h * HeadDim, HeadDim);
-                    for (int i = 0; i < pairs; i++)
+                    int i = Vector256.IsHardwareAccelerated ? RotateVectors(head, table, direction) : 0;
+                    for (; i < pairs; i++)
                     {
                         float cos = _cos[table + i], sin = direction * _sin[table + i];
                         int at = first * i;
@@ -66,5 +79,39 @@ public sealed class Rope
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// The pairs a whole number of vectors covers, by the scalar loop's expressions lane by lane (the same
+    /// products and sums, so the same rounding); returns how many pairs were turned.
+    /// </summary>
+    private int RotateVectors(Span<float> head, int table, float direction)
+    {
+        int pairs = HeadDim / 2, i = 0;
+        var turn = Vector256.Create(direction);
+        if (_neox)
+        {
+            for (; i + 8 <= pairs; i += 8)
+            {
+                var a = Vector256.Create(head.Slice(i, 8));
+                var b = Vector256.Create(head.Slice(pairs + i, 8));
+                var cos = Vector256.Create(_cos.AsSpan(table + i, 8));
+                var sin = turn * Vector256.Create(_sin.AsSpan(table + i, 8));
+                (a * cos - b * sin).CopyTo(head.Slice(i, 8));
+                (a * sin + b * cos).CopyTo(head.Slice(pairs + i, 8));
+            }
+            return i;
+        }
+        // x·cos + swap(x)·(∓sin): lane 2i gives x₂ᵢcos − x₂ᵢ₊₁sin, lane 2i+1 gives x₂ᵢ₊₁cos + x₂ᵢsin.
+        var swap = Vector256.Create(1, 0, 3, 2, 5, 4, 7, 6);
+        int element = table * 2;
+        for (; 2 * i + 8 <= HeadDim; i += 4)
+        {
+            var v = Vector256.Create(head.Slice(2 * i, 8));
+            var cos = Vector256.Create(_cosPerElement.AsSpan(element + 2 * i, 8));
+            var sin = Vector256.Create(_sinPerElement.AsSpan(element + 2 * i, 8)) * turn;
+            (v * cos + Vector256.Shuffle(v, swap) * sin).CopyTo(head.Slice(2 * i, 8));
+        }
+        return i;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Liaoyuan.Training.Model;
 using Liaoyuan.Training.Ops;
 
@@ -50,7 +51,32 @@ public sealed class AdamW
             float decay = p.Decay ? s.WeightDecay : 0f;
             compute.ForRanges(w.Length, Grain, (start, end) =>
             {
-                for (int i = start; i < end; i++)
+                int i = start;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    // The scalar expressions below, lane by lane in the same order, so both paths round alike.
+                    var beta1 = Vector256.Create(s.Beta1);
+                    var beta2 = Vector256.Create(s.Beta2);
+                    var oneMinusBeta1 = Vector256.Create(1f - s.Beta1);
+                    var oneMinusBeta2 = Vector256.Create(1f - s.Beta2);
+                    var c1 = Vector256.Create(correction1);
+                    var c2 = Vector256.Create(correction2);
+                    var epsilon = Vector256.Create(s.Epsilon);
+                    var rate = Vector256.Create(learningRate);
+                    var lambda = Vector256.Create(decay);
+                    var clip = Vector256.Create(gradientScale);
+                    for (; i + 8 <= end; i += 8)
+                    {
+                        var grad = Vector256.Create(g.AsSpan(i, 8)) * clip;
+                        var mi = beta1 * Vector256.Create(m.AsSpan(i, 8)) + oneMinusBeta1 * grad;
+                        var vi = beta2 * Vector256.Create(v.AsSpan(i, 8)) + oneMinusBeta2 * grad * grad;
+                        mi.CopyTo(m.AsSpan(i, 8));
+                        vi.CopyTo(v.AsSpan(i, 8));
+                        var wi = Vector256.Create(w.AsSpan(i, 8));
+                        (wi - rate * (mi / c1 / (Vector256.Sqrt(vi / c2) + epsilon) + lambda * wi)).CopyTo(w.AsSpan(i, 8));
+                    }
+                }
+                for (; i < end; i++)
                 {
                     float grad = g[i] * gradientScale;
                     m[i] = s.Beta1 * m[i] + (1f - s.Beta1) * grad;
@@ -72,8 +98,21 @@ public static class GradientClipping
         var sums = new double[parameters.Count];
         compute.For(parameters.Count, i =>
         {
+            var gradient = parameters[i].Gradient;
             double sum = 0;
-            foreach (float g in parameters[i].Gradient) sum += (double)g * g;
+            int j = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Vector256<double> low = Vector256<double>.Zero, high = Vector256<double>.Zero;
+                for (; j + 8 <= gradient.Length; j += 8)
+                {
+                    var (l, h) = Vector256.Widen(Vector256.Create(gradient.AsSpan(j, 8)));
+                    low += l * l;
+                    high += h * h;
+                }
+                sum = Vector256.Sum(low + high);
+            }
+            for (; j < gradient.Length; j++) sum += (double)gradient[j] * gradient[j];
             sums[i] = sum;
         });
         return Math.Sqrt(sums.Sum());

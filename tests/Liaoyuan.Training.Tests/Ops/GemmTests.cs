@@ -54,4 +54,25 @@ public sealed class GemmTests
         }
         Assert.Equal(wide, narrow);
     }
+
+    [Theory]
+    // B of 1100 × 4096 or 4096 × 1100 floats is more than the GEMM packs at once: the first is cut into column
+    // chunks (re-reading A), the second into depth chunks (re-reading C).
+    [InlineData(9, 4096, 1100)]
+    [InlineData(9, 1100, 4096)]
+    public void Products_too_big_to_pack_at_once_are_the_same_fused_chain_over_k(int m, int n, int k)
+    {
+        float[] a = GradientCheck.Random(m * k, 8), b = GradientCheck.Random(k * n, 9), c = GradientCheck.Random(m * n, 10);
+        var expected = new float[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float sum = c[i * n + j];
+                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(a[i * k + p], b[p * n + j], sum);
+                expected[i * n + j] = sum;
+            }
+        var product = (float[])c.Clone();
+        Gemm.Multiply(new Compute(2), m, n, k, a, 0, k, 1, b, 0, n, product, 0, n, accumulate: true);
+        Assert.Equal(expected, product);
+    }
 }

@@ -69,11 +69,14 @@ public sealed class OpGradientTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Rope_backward_matches_finite_differences(bool neox)
+    [InlineData(false, 8)]
+    [InlineData(true, 8)]
+    // 36: whole vectors of pairs in both layouts, then a scalar tail.
+    [InlineData(false, 36)]
+    [InlineData(true, 36)]
+    public void Rope_backward_matches_finite_differences(bool neox, int headDim)
     {
-        const int context = 5, rows = 10, heads = 3, headDim = 8;
+        const int context = 5, rows = 10, heads = 3;
         var rope = new Rope(headDim, context, 10000f, neox);
         float[] x = Random(rows * heads * headDim, 9), upstream = Random(x.Length, 10);
         var y = (float[])x.Clone();
