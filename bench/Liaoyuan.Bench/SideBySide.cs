@@ -49,31 +49,45 @@ public static class SideBySide
                 () => LlamaDecode(context, tokens, genTokens, batch: false)));
 
         Console.WriteLine($"model {Path.GetFileName(path)}, {threads} threads, {reps} alternating repetitions");
-        var decodeRates = new List<(double Ours, double Theirs)>();
+        // The machine's bandwidth drifts with its neighbours: it is measured before every decode repetition, and
+        // each engine's rate is compared with the limit of its own moment.
+        float[] bandwidthBuffer = Bandwidth.Buffer();
+        bool tied = ours.File.FindTensor("output.weight") is null;
+        long bytesPerToken = ours.File.Tensors.Where(t => tied || t.Name != "token_embd.weight").Sum(t => t.ByteSize);
+        var bandwidths = new List<double>();
+        var oursShare = new List<double>();
+        var theirShare = new List<double>();
         foreach (var test in tests)
         {
+            bool decode = test.Name.StartsWith("tg", StringComparison.Ordinal);
             test.Ours(); test.Theirs(); // warm-up
             var oursRates = new List<double>();
             var theirRates = new List<double>();
             for (int r = 0; r < reps; r++)
             {
+                double limit = 0;
+                if (decode)
+                {
+                    bandwidths.Add(Bandwidth.Measure(bandwidthBuffer, threads));
+                    limit = bandwidths[^1] * 1e9 / bytesPerToken;
+                }
                 oursRates.Add(test.Tokens / Time(test.Ours));
                 theirRates.Add(test.Tokens / Time(test.Theirs));
+                if (decode)
+                {
+                    oursShare.Add(oursRates[^1] / limit);
+                    theirShare.Add(theirRates[^1] / limit);
+                }
             }
             double a = Median(oursRates), b = Median(theirRates);
-            if (test.Name.StartsWith("tg", StringComparison.Ordinal)) decodeRates.Add((a, b));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{test.Name,-6} liaoyuan {a,8:F2} t/s [{oursRates.Min():F2}–{oursRates.Max():F2}]   llama.cpp {b,8:F2} t/s [{theirRates.Min():F2}–{theirRates.Max():F2}]   ratio {a / b:F2}x"));
         }
-        if (decodeRates.Count > 0)
+        if (bandwidths.Count > 0)
         {
-            // Every weight is read once per generated token (an untied embedding table only a row at a time).
-            bool tied = ours.File.FindTensor("output.weight") is null;
-            long bytesPerToken = ours.File.Tensors.Where(t => tied || t.Name != "token_embd.weight").Sum(t => t.ByteSize);
-            double bandwidth = Bandwidth.Measure(threads), limit = bandwidth * 1e9 / bytesPerToken;
-            var (a, b) = decodeRates[0];
+            double bandwidth = Median(bandwidths);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"decode limit {limit:F1} t/s ({bandwidth:F1} GB/s read at {threads} threads / {bytesPerToken / 1e6:F0} MB per token): liaoyuan {a / limit:P0}, llama.cpp {b / limit:P0}"));
+                $"decode limit {bandwidth * 1e9 / bytesPerToken:F1} t/s (read bandwidth {bandwidth:F1} GB/s [{bandwidths.Min():F1}–{bandwidths.Max():F1}] at {threads} threads, measured before each repetition / {bytesPerToken / 1e6:F0} MB per token): liaoyuan {Median(oursShare):P0}, llama.cpp {Median(theirShare):P0} of the limit"));
         }
         return 0;
     }
