@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using Liaoyuan.Operators.Vectors;
 namespace Liaoyuan.Engine.Generation;
 
 /// <summary>
@@ -169,11 +171,30 @@ public sealed class Sampler
         float largest = float.NegativeInfinity;
         foreach (int candidate in candidates) largest = Math.Max(largest, logits[candidate]);
         double max = largest / temperature, total = 0;
-        for (int i = 0; i < candidates.Length; i++)
-        {
-            probabilities[i] = Math.Exp(logits[candidates[i]] / temperature - max);
-            total += probabilities[i];
-        }
+        int done = Vector256.IsHardwareAccelerated ? VectorisedExponentials(logits, candidates, probabilities, temperature, (float)max) : 0;
+        for (int i = done; i < candidates.Length; i++) probabilities[i] = Math.Exp(logits[candidates[i]] / temperature - max);
+        for (int i = 0; i < candidates.Length; i++) total += probabilities[i];
         for (int i = 0; i < candidates.Length; i++) probabilities[i] /= total;
+    }
+
+    /// <summary>
+    /// exp(logit / T − max) eight candidates at a time in float (a server step samples the whole 150k vocabulary for
+    /// every sequence, serially); the relative error of ~2e-7 per probability does not matter to a draw. Returns how
+    /// many candidates it covered.
+    /// </summary>
+    private static int VectorisedExponentials(ReadOnlySpan<float> logits, ReadOnlySpan<int> candidates, Span<double> probabilities, float temperature, float max)
+    {
+        int i = 0;
+        Span<float> gathered = stackalloc float[8];
+        var shift = Vector256.Create(max);
+        var t = Vector256.Create(temperature);
+        for (; i + 8 <= candidates.Length; i += 8)
+        {
+            for (int lane = 0; lane < 8; lane++) gathered[lane] = logits[candidates[i + lane]];
+            var e = VectorExp.Exp(Vector256.Create<float>(gathered) / t - shift);
+            Vector256.WidenLower(e).CopyTo(probabilities[i..]);
+            Vector256.WidenUpper(e).CopyTo(probabilities[(i + 4)..]);
+        }
+        return i;
     }
 }
