@@ -156,6 +156,10 @@ public static class LoadBench
         }
         static string MiB(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture);
         Console.WriteLine($"resident memory over {samples.Count} samples: first {MiB(samples[0].Bytes)} MiB, last {MiB(samples[^1].Bytes)} MiB, max {MiB(samples.Max(s => s.Bytes))} MiB");
+        // The whole series, so warm-up (KV pages touched for the first time) can be told from growth.
+        Console.WriteLine("  " + string.Join(", ", samples.Select(s => $"{s.At.TotalMinutes:F1} min {MiB(s.Bytes)}")));
+        var secondHalf = samples.Where(s => s.At >= samples[^1].At / 2).ToList();
+        Console.WriteLine($"second half: min {MiB(secondHalf.Min(s => s.Bytes))} MiB, max {MiB(secondHalf.Max(s => s.Bytes))} MiB");
         Console.WriteLine($"kept by the scheduler's sessions and buffers at the last sample: {MiB(sessions)} MiB");
         if (breakdown is not null) Console.WriteLine($"this process at the last sample: {breakdown}");
         return outcomes.Any(o => !o.Ok) ? 1 : 0;
