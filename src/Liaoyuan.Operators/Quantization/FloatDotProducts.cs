@@ -246,44 +246,8 @@ internal static class FloatDotProducts
         public static float F16(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y) =>
             Wide(x, y, Float16.ToSingle, brain: false);
 
-        /// <summary>
-        /// <see cref="WidenedF16"/> of one query against four keys <paramref name="stride"/> floats apart, for
-        /// <paramref name="n"/> a multiple of 32: each dot keeps its own order (four accumulators, then ggml's
-        /// reduction), and the four reductions run side by side after a 4×4 transpose.
-        /// </summary>
-        public static unsafe Vector128<float> WidenedF16x4(float* x, float* keys, int stride, int n)
-        {
-            Vector128<float> t0 = Fold(x, keys, n), t1 = Fold(x, keys + stride, n);
-            Vector128<float> t2 = Fold(x, keys + 2L * stride, n), t3 = Fold(x, keys + 3L * stride, n);
-            var a = Sse.UnpackLow(t0, t1);
-            var b = Sse.UnpackHigh(t0, t1);
-            var c = Sse.UnpackLow(t2, t3);
-            var d = Sse.UnpackHigh(t2, t3);
-            var lane0 = Sse.MoveLowToHigh(a, c);
-            var lane1 = Sse.MoveHighToLow(c, a);
-            var lane2 = Sse.MoveLowToHigh(b, d);
-            var lane3 = Sse.MoveHighToLow(d, b);
-            return (lane0 + lane1) + (lane2 + lane3);
-        }
-
-        /// <summary>The four-accumulator loop and the first two folds of ggml's reduction (to four lanes).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static unsafe Vector128<float> Fold(float* x, float* y, int n)
-        {
-            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-            for (int i = 0; i < n; i += Step)
-            {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i), Vector256.Load(y + i), s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 8), Vector256.Load(y + i + 8), s1);
-                s2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 16), Vector256.Load(y + i + 16), s2);
-                s3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + i + 24), Vector256.Load(y + i + 24), s3);
-            }
-            Vector256<float> v = (s0 + s2) + (s1 + s3);
-            return v.GetLower() + v.GetUpper();
-        }
-
         public static float BF16(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y) =>
-                Wide(x, y, BFloat16.ToSingle, brain: true);
+            Wide(x, y, BFloat16.ToSingle, brain: true);
 
         private static float Wide(ReadOnlySpan<ushort> x, ReadOnlySpan<ushort> y, Func<ushort, float> widen, bool brain)
         {
