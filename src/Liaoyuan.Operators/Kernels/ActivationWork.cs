@@ -29,6 +29,19 @@ internal sealed unsafe class ActivationWork : IParallelWork
     public float* Rounded;
     public float RoundedScale;
 
+    /// <summary>Selects quantized output: rows of <paramref name="dotType"/>, the first tokens also packed for VNNI.</summary>
+    public void QuantizeInto(GgmlType dotType, byte* quantized, int rowBytes, int packedTokens, sbyte* quants, float* scales, int* seeds)
+    {
+        Rounded = null;
+        DotType = dotType;
+        Quantized = quantized;
+        QuantizedRowBytes = rowBytes;
+        PackedTokens = packedTokens;
+        PackedQuants = quants;
+        PackedScales = scales;
+        PackedSeeds = seeds;
+    }
+
     public void Execute(int t)
     {
         var row = new ReadOnlySpan<float>(Source + (long)t * Columns, Columns);

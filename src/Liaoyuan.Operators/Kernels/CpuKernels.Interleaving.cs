@@ -73,14 +73,7 @@ public sealed partial class CpuKernels
             var prepare = _activations;
             prepare.Source = source;
             prepare.Columns = columns;
-            prepare.Rounded = null;
-            prepare.DotType = GgmlType.Q8_0;
-            prepare.Quantized = activations;
-            prepare.QuantizedRowBytes = activationRowBytes;
-            prepare.PackedTokens = tokens;
-            prepare.PackedQuants = quants;
-            prepare.PackedScales = scales;
-            prepare.PackedSeeds = seeds;
+            prepare.QuantizeInto(GgmlType.Q8_0, activations, activationRowBytes, tokens, quants, scales, seeds);
             RunPerToken(prepare, tokens);
 
             var work = _interleavedProducts;

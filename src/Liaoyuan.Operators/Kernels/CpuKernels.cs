@@ -89,14 +89,7 @@ public sealed partial class CpuKernels : IKernels
             fixed (float* scales = packedScales)
             {
                 sbyte* quants = AlignToCacheLine(quantsBuffer);
-                prepare.Rounded = null;
-                prepare.DotType = dotType;
-                prepare.Quantized = activations;
-                prepare.QuantizedRowBytes = activationRowBytes;
-                prepare.PackedTokens = packedTokens;
-                prepare.PackedQuants = quants;
-                prepare.PackedScales = scales;
-                prepare.PackedSeeds = null;
+                prepare.QuantizeInto(dotType, activations, activationRowBytes, packedTokens, quants, scales, seeds: null);
                 RunPerToken(prepare, tokens);
                 work.Activations = activations;
                 work.ActivationRowBytes = activationRowBytes;
