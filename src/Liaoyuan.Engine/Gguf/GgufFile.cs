@@ -1,5 +1,5 @@
 using System.IO.MemoryMappedFiles;
-using System.Runtime.InteropServices;
+using Liaoyuan.Operators.Memory;
 using Liaoyuan.Operators.Tensors;
 
 namespace Liaoyuan.Engine.Gguf;
@@ -174,17 +174,8 @@ public sealed unsafe class GgufFile : IDisposable
     public void ReleaseResidentPages(GgufTensorInfo tensor)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!OperatingSystem.IsLinux()) return;
-        long page = Environment.SystemPageSize;
-        long start = (long)(_base + tensor.DataOffset), end = start + tensor.ByteSize;
-        long first = (start + page - 1) / page * page, last = end / page * page;
-        if (last > first) _ = madvise((nint)first, (nuint)(last - first), DontNeed);
+        PageAdvice.ReleaseFilePages((nint)(_base + tensor.DataOffset), tensor.ByteSize);
     }
-
-    private const int DontNeed = 4; // MADV_DONTNEED
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int madvise(nint address, nuint length, int advice);
 
     public void Dispose()
     {

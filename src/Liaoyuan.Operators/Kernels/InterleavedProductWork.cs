@@ -73,14 +73,6 @@ internal sealed unsafe class InterleavedProductWork : IParallelWork
                 else InterleavedKernels.Rows<TBlocks>(group, quants, scales, seeds, blocks, o + r);
             }
         }
-        for (int r = Math.Max(start, groupEnd); r < end; r++)
-        {
-            var row = new ReadOnlySpan<byte>(w.Data + (long)r * w.RowBytes, w.RowBytes);
-            for (int t = 0; t < Tokens; t++)
-            {
-                var a = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
-                output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
-            }
-        }
+        MatMulWork.DotRows(w, Activations, ActivationRowBytes, output, Math.Max(start, groupEnd), end, 0, Tokens);
     }
 }

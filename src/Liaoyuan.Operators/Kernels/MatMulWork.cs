@@ -49,16 +49,20 @@ internal sealed unsafe class MatMulWork : IParallelWork
 
     private void Dots(int start, int end, int firstToken) => DotsForTokens(start, end, firstToken, Tokens);
 
-    private void DotsForTokens(int start, int end, int firstToken, int endToken)
+    private void DotsForTokens(int start, int end, int firstToken, int endToken) =>
+        DotRows(Weight, Activations, ActivationRowBytes, Output, start, end, firstToken, endToken);
+
+    /// <summary>Rows [start, end) × tokens [firstToken, endToken) as one-token dot products on quantized activation rows.</summary>
+    internal static void DotRows(in WeightMatrix w, byte* activations, int activationRowBytes, float* output,
+        int start, int end, int firstToken, int endToken)
     {
-        var w = Weight;
         for (int r = start; r < end; r++)
         {
             var row = new ReadOnlySpan<byte>(w.Data + (long)r * w.RowBytes, w.RowBytes);
             for (int t = firstToken; t < endToken; t++)
             {
-                var a = new ReadOnlySpan<byte>(Activations + (long)t * ActivationRowBytes, ActivationRowBytes);
-                Output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
+                var a = new ReadOnlySpan<byte>(activations + (long)t * activationRowBytes, activationRowBytes);
+                output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
             }
         }
     }

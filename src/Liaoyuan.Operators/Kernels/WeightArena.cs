@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Liaoyuan.Operators.Memory;
 
 namespace Liaoyuan.Operators.Kernels;
 
@@ -24,7 +25,7 @@ internal sealed unsafe class WeightArena : IDisposable
             {
                 long size = Math.Max(ChunkBytes, (bytes + HugePage - 1) / HugePage * HugePage);
                 chunk = new Chunk((byte*)NativeMemory.AlignedAlloc((nuint)size, (nuint)HugePage), size);
-                if (OperatingSystem.IsLinux()) _ = madvise((nint)chunk.Start, (nuint)size, HugePageAdvice);
+                PageAdvice.PreferHugePages((nint)chunk.Start, size);
                 _chunks.Add(chunk);
             }
             byte* result = chunk.Start + chunk.Used;
@@ -48,9 +49,4 @@ internal sealed unsafe class WeightArena : IDisposable
         public long Used { get; set; }
         public long Left => size - Used;
     }
-
-    private const int HugePageAdvice = 14; // MADV_HUGEPAGE
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int madvise(nint address, nuint length, int advice);
 }

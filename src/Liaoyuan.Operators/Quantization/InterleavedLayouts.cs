@@ -6,7 +6,7 @@ namespace Liaoyuan.Operators.Quantization;
 /// <summary>
 /// Sixteen weight rows of a 32-weight block type stored together, block by block, so one product step reads one
 /// stream and each 32-byte load feeds eight rows at once (one <c>vpdpbusd</c> lane per row). Per block of the
-/// sixteen rows: their sixteen f16 scales (32 bytes), then the codes as unsigned bytes w + <see cref="Offset"/>,
+/// sixteen rows: their sixteen f16 scales (32 bytes), then the codes as unsigned bytes w + 2^<see cref="OffsetShift"/>,
 /// in eight groups g of four consecutive weights 4g..4g+3: for each group, rows 0–7 then rows 8–15, four bytes per
 /// row. How the codes are stored (bytes, nibbles, a bit plane) is the type's own; <see cref="Groups"/> hands the
 /// kernels groups h and h + 4 of one half of the rows.
@@ -16,9 +16,7 @@ internal unsafe interface IInterleavedBlocks
     /// <summary>Bytes of one block of sixteen rows (sixteen times the type's block size).</summary>
     static abstract int Bytes { get; }
 
-    static abstract byte Offset { get; }
-
-    /// <summary>log2 of <see cref="Offset"/>: the kernels scale the activations' −Σa by it.</summary>
+    /// <summary>log2 of the offset the codes are stored with (w + 2^shift): the kernels scale the activations' −Σa by it.</summary>
     static abstract int OffsetShift { get; }
 
     /// <summary>Groups h and h + 4 (h = 0..3) of rows 8·half .. 8·half + 7, each as 8 rows × 4 unsigned codes.</summary>
@@ -78,7 +76,7 @@ internal static unsafe class InterleavedLayout
         {
             float d = Float16.ToSingle(((ushort*)block)[r]);
             for (int e = 0; e < 32; e++)
-                destination[b * 32 + e] = (TBlocks.Code(block + ScaleBytes, r, e) - TBlocks.Offset) * d;
+                destination[b * 32 + e] = (TBlocks.Code(block + ScaleBytes, r, e) - (1 << TBlocks.OffsetShift)) * d;
         }
     }
 
@@ -99,8 +97,6 @@ internal static unsafe class InterleavedLayout
 internal readonly unsafe struct Q8_0x16 : IInterleavedBlocks
 {
     public static int Bytes => InterleavedLayout.Rows * Q8_0Layout.Bytes;
-
-    public static byte Offset => 128;
 
     public static int OffsetShift => 7;
 
@@ -139,8 +135,6 @@ internal readonly unsafe struct Q8_0x16 : IInterleavedBlocks
 internal readonly unsafe struct Q4_0x16 : IInterleavedBlocks
 {
     public static int Bytes => InterleavedLayout.Rows * Q4_0Layout.Bytes;
-
-    public static byte Offset => 8;
 
     public static int OffsetShift => 3;
 
@@ -196,8 +190,6 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
     private const int HighBits = InterleavedLayout.ScaleBytes + 256;
 
     public static int Bytes => InterleavedLayout.Rows * Q5_0Layout.Bytes;
-
-    public static byte Offset => 16;
 
     public static int OffsetShift => 4;
 
