@@ -3,6 +3,7 @@ using Liaoyuan.Operators.Tensors;
 using Liaoyuan.TestSupport;
 
 // liaoyuan-bench train-speed [-t N] [--steps K] [--shape NAME]   training tok/s and MFU vs the PyTorch figures
+// liaoyuan-bench gemm [-t N] [-r R]              the training GEMM alone: GFLOP/s and share of the FMA peak
 // liaoyuan-bench make-model SHAPE TYPE OUT      write a random-weight model in a real shape
 // liaoyuan-bench compare MODEL [-t N] [-r R] [-p P] [-n N]   Liaoyuan vs llama.cpp, alternating, with ratios
 // liaoyuan-bench kernels [-t N] [-r R] [-b B] [--types F16,Q8_0]   one matmul per type, best and median times
@@ -12,7 +13,7 @@ using Liaoyuan.TestSupport;
 // liaoyuan-bench step MODEL [-t N] [--sequences 1,2,4,8]   one batched decode step: forward pass vs sampling per batch size
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options] | train-speed [-t N] [--steps K] [--shape NAME] | step MODEL [-t N] [--sequences 1,2,4,8]");
+    Console.Error.WriteLine("usage: make-model SHAPE TYPE OUT | compare MODEL [-t N] [-r R] [-p P] [-n N] | kernels [-t N] [-r R] [-b B] [--types T,...] | bandwidth | load (MODEL | --url URL --model-id ID) [options] | train-speed [-t N] [--steps K] [--shape NAME] | gemm [-t N] [-r R] | step MODEL [-t N] [--sequences 1,2,4,8]");
     return 2;
 }
 switch (args[0])
@@ -37,6 +38,8 @@ switch (args[0])
         return 0;
     case "train-speed":
         return TrainSpeed.Run(args[1..]);
+    case "gemm":
+        return GemmBench.Run(args[1..]);
     default:
         Console.Error.WriteLine($"unknown command '{args[0]}'");
         return 2;

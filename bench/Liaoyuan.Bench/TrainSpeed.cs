@@ -89,7 +89,7 @@ internal static class TrainSpeed
     }
 
     /// <summary>Fused multiply-adds per second on independent accumulators in every thread: the arithmetic ceiling.</summary>
-    private static double FmaPeak(int threads)
+    internal static double FmaPeak(int threads)
     {
         const long iterations = 20_000_000;
         double lanes = Avx512F.IsSupported ? 16 : 8;

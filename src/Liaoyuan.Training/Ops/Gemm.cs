@@ -8,15 +8,22 @@ namespace Liaoyuan.Training.Ops;
 /// transposed operand (Wᵀ in the forward pass, dYᵀ in the weight gradient) is read in place and never
 /// materialised; C is row-major. Each C element is one fused multiply-add chain over k in increasing order,
 /// whatever the tiling, which makes the result independent of the thread count.
-/// B is packed once per call into 32-column panels (k × 32, zero-padded at the right edge) shared by all threads;
-/// then, one 256-deep block of k at a time, each task owns 64 rows × up to 16 panels of C, packs its 64×256 slice
+/// B is packed once per call into panels as wide as the register kernel (k × 32, or k × 16 for the 256-bit kernel,
+/// zero-padded at the right edge) shared by all threads;
+/// then, one 256-deep block of k at a time, each task owns 64 rows × up to 512 columns of C, packs its 64×256 slice
 /// of A into 8-row groups (a transposed A is read in place, its groups being contiguous already) and runs the
-/// 8×32 register kernel over them, so a 256×32 slice of a B panel stays in L1 while every group passes over it.
+/// register kernel (8×32, or two 4×16) over them, so a depth block's slice of a B panel stays in L1 while every
+/// group passes over it.
 /// </summary>
 internal static unsafe partial class Gemm
 {
     private const int RowBlock = 64, DepthBlock = 256;
-    private const int MicroRows = 8, MicroColumns = 32, MaxPanelsPerTile = 16;
+    private const int MicroRows = 8, MaxTileColumns = 512;
+    // A panel is as wide as the register kernel: 32 columns for the 512-bit kernel, 16 for the 256-bit one, so the
+    // kernel walks its panel contiguously (a 16-wide kernel on 32-wide panels touched every other cache line and
+    // used only half of L1's sets).
+    // The kernel (and so the panel width) is chosen once per call and carried in Operands, so a test switching
+    // UseWideKernel never meets a call packed for the other width.
     // Larger B operands (the output projection of a big vocabulary) are packed and multiplied in column chunks.
     private const long PackedBLimit = 4L << 20;
 
@@ -39,8 +46,9 @@ internal static unsafe partial class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) Array.Clear(c, cOffset + i * ldc, n);
             return;
         }
-        var o = new Operands(a, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc);
-        int paddedColumns = RoundUp(n, MicroColumns);
+        bool wide = UseWideKernel;
+        var o = new Operands(a, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc, wide, wide ? 32 : 16);
+        int paddedColumns = RoundUp(n, o.Columns);
         if ((long)k * paddedColumns <= PackedBLimit)
         {
             MultiplyChunk(compute, m, n, k, o, aOffset, bOffset, cOffset, accumulate);
@@ -49,7 +57,7 @@ internal static unsafe partial class Gemm
         // Too big a B to pack at once: cut it into column chunks, each of which re-reads all of A, or into depth
         // chunks, each of which re-reads and re-writes all of C, whichever moves less. Either way every element of
         // C still sums over k in order.
-        int columnChunk = (int)Math.Max(MicroColumns, PackedBLimit / k / MicroColumns * MicroColumns);
+        int columnChunk = (int)Math.Max(o.Columns, PackedBLimit / k / o.Columns * o.Columns);
         int depthChunk = (int)Math.Max(DepthBlock, PackedBLimit / paddedColumns / DepthBlock * DepthBlock);
         long columnTraffic = (long)((n + columnChunk - 1) / columnChunk) * m * k;
         long depthTraffic = (long)((k + depthChunk - 1) / depthChunk) * 2 * m * n;
@@ -74,14 +82,16 @@ internal static unsafe partial class Gemm
     [ThreadStatic] private static float[]? PackedA;
     [ThreadStatic] private static float[]? PackedB;
 
-    private sealed record Operands(float[] A, long AStrideRow, long AStrideColumn, float[] B, long BStrideRow, long BStrideColumn, float[] C, int Ldc);
+    private sealed record Operands(float[] A, long AStrideRow, long AStrideColumn, float[] B, long BStrideRow, long BStrideColumn, float[] C, int Ldc,
+        bool Wide, int Columns);
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
     private static void MultiplyChunk(Compute compute, int m, int n, int k, Operands o, long aOffset, long bOffset, long cOffset, bool accumulate)
     {
-        int panels = (n + MicroColumns - 1) / MicroColumns;
-        long packedLength = (long)panels * MicroColumns * k;
+        int columns = o.Columns, maxPanelsPerTile = MaxTileColumns / columns;
+        int panels = (n + columns - 1) / columns;
+        long packedLength = (long)panels * columns * k;
         if (PackedB is null || PackedB.Length < packedLength) PackedB = new float[packedLength];
         var packedB = PackedB;
         const int panelsPerPack = 8;
@@ -91,26 +101,27 @@ internal static unsafe partial class Gemm
             {
                 for (int panel = part * panelsPerPack; panel < Math.Min(panels, (part + 1) * panelsPerPack); panel++)
                 {
-                    int j = panel * MicroColumns;
-                    PackPanelOfB(pb + bOffset + j * o.BStrideColumn, o.BStrideRow, o.BStrideColumn, k, Math.Min(MicroColumns, n - j),
-                        target + (long)panel * MicroColumns * k);
+                    int j = panel * columns;
+                    PackPanelOfB(pb + bOffset + j * o.BStrideColumn, o.BStrideRow, o.BStrideColumn, k, Math.Min(columns, n - j), columns,
+                        target + (long)panel * columns * k);
                 }
             }
         });
 
-        // Tasks are blocks of 64 rows × at most MaxPanelsPerTile panels, enumerated down the rows first: a thread's
+        // Tasks are blocks of 64 rows × at most 512 columns of panels, enumerated down the rows first: a thread's
         // consecutive tasks then reuse the same slice of B (≤ 512 KB per depth block) from its L2 while A streams.
         // Depth blocks run one after another over all tasks, so a long k (weight gradients, the vocabulary's
         // input gradient) does not pull the whole packed B through every task.
         int rowTiles = (m + RowBlock - 1) / RowBlock;
-        int columnTiles = (panels + MaxPanelsPerTile - 1) / MaxPanelsPerTile;
+        int columnTiles = (panels + maxPanelsPerTile - 1) / maxPanelsPerTile;
         if (compute.Threads > 1 && rowTiles * columnTiles < 2 * compute.Threads)
             columnTiles = Math.Min(panels, (2 * compute.Threads + rowTiles - 1) / rowTiles);
         int panelsPerTile = (panels + columnTiles - 1) / columnTiles;
         columnTiles = (panels + panelsPerTile - 1) / panelsPerTile;
         // A transposed in memory (dYᵀ, Pᵀ) already holds each group's eight rows side by side at every depth step,
-        // so the kernel reads full groups in place and only a ragged last group is packed.
-        bool direct = o.AStrideRow == 1;
+        // so the kernel can read full groups in place, unless its row stride is a multiple of 1 KiB: then a depth
+        // block's 256 lines fall into a few L1 sets and thrash, and the group is packed (eight-float copies) instead.
+        bool direct = o.AStrideRow == 1 && o.AStrideColumn * sizeof(float) % 1024 != 0;
         for (int p0 = 0; p0 < k; p0 += DepthBlock)
         {
             int blockStart = p0, depth = Math.Min(DepthBlock, k - p0);
@@ -121,15 +132,15 @@ internal static unsafe partial class Gemm
                 int panel0 = task / rowTiles * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
                 int fullRows = rows / MicroRows * MicroRows;
                 var packedA = PackedA ??= new float[RowBlock * DepthBlock];
-                float* edge = stackalloc float[MicroRows * MicroColumns];
+                float* edge = stackalloc float[MicroRows * 32];
                 fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
                 {
                     float* aBlock = pa + aOffset + i0 * o.AStrideRow + blockStart * o.AStrideColumn;
                     PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, packA);
                     for (int panel = panel0; panel < panel1; panel++)
                     {
-                        int j = panel * MicroColumns, width = Math.Min(MicroColumns, n - j);
-                        float* bp = pb + (long)panel * MicroColumns * k + (long)blockStart * MicroColumns;
+                        int j = panel * columns, width = Math.Min(columns, n - j);
+                        float* bp = pb + (long)panel * columns * k + (long)blockStart * columns;
                         for (int r = 0; r < rows; r += MicroRows)
                         {
                             bool inPlace = direct && r < fullRows;
@@ -137,19 +148,19 @@ internal static unsafe partial class Gemm
                             long aStep = inPlace ? o.AStrideColumn : MicroRows;
                             float* cp = pc + cOffset + (long)(i0 + r) * o.Ldc + j;
                             int height = Math.Min(MicroRows, rows - r);
-                            if (height == MicroRows && width == MicroColumns)
+                            if (height == MicroRows && width == columns)
                             {
-                                Block(ap, aStep, bp, cp, o.Ldc, depth, load);
+                                Block(o.Wide, ap, aStep, bp, cp, o.Ldc, depth, load);
                             }
                             else
                             {
                                 // A ragged border: the kernel runs on a zero-padded copy and only the real part goes back.
                                 if (load)
                                     for (int row = 0; row < height; row++)
-                                        new ReadOnlySpan<float>(cp + (long)row * o.Ldc, width).CopyTo(new Span<float>(edge + row * MicroColumns, width));
-                                Block(ap, aStep, bp, edge, MicroColumns, depth, load);
+                                        new ReadOnlySpan<float>(cp + (long)row * o.Ldc, width).CopyTo(new Span<float>(edge + row * columns, width));
+                                Block(o.Wide, ap, aStep, bp, edge, columns, depth, load);
                                 for (int row = 0; row < height; row++)
-                                    new ReadOnlySpan<float>(edge + row * MicroColumns, width).CopyTo(new Span<float>(cp + (long)row * o.Ldc, width));
+                                    new ReadOnlySpan<float>(edge + row * columns, width).CopyTo(new Span<float>(cp + (long)row * o.Ldc, width));
                             }
                         }
                     }
@@ -158,16 +169,16 @@ internal static unsafe partial class Gemm
         }
     }
 
-    private static void Block(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
+    private static void Block(bool wide, float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
     {
-        if (UseWideKernel)
+        if (wide)
         {
             Kernel8x32(a, aStep, b, c, ldc, depth, load);
         }
         else
         {
-            Kernel4x32(a, aStep, b, c, ldc, depth, load);
-            Kernel4x32(a + 4, aStep, b, c + 4L * ldc, ldc, depth, load);
+            Kernel4x16(a, aStep, b, c, ldc, depth, load);
+            Kernel4x16(a + 4, aStep, b, c + 4L * ldc, ldc, depth, load);
         }
     }
 
@@ -188,37 +199,38 @@ internal static unsafe partial class Gemm
             {
                 for (; p + 8 <= depth; p += 8) Transpose8x8(source + p, rowStride, target + p * MicroRows, MicroRows);
             }
+            else if (height == MicroRows && rowStride == 1 && Vector256.IsHardwareAccelerated)
+            {
+                for (; p < depth; p++) Vector256.Load(source + p * columnStride).Store(target + p * MicroRows);
+            }
             for (; p < depth; p++)
                 for (int r = 0; r < MicroRows; r++)
                     target[p * MicroRows + r] = r < height ? source[r * rowStride + p * columnStride] : 0f;
         }
     }
 
-    /// <summary>Copies depth × width of B into a 32-column panel, [p][column], zero-padding columns past width.</summary>
-    private static void PackPanelOfB(float* b, long rowStride, long columnStride, int depth, int width, float* packed)
+    /// <summary>Copies depth × width of B into a panel of <paramref name="columns"/>, [p][column], zero-padding columns past width.</summary>
+    private static void PackPanelOfB(float* b, long rowStride, long columnStride, int depth, int width, int columns, float* packed)
     {
         int p = 0;
-        if (width == MicroColumns && columnStride == 1 && Vector256.IsHardwareAccelerated)
+        if (width == columns && columnStride == 1 && Vector256.IsHardwareAccelerated)
         {
             for (; p < depth; p++)
             {
                 float* source = b + p * rowStride;
-                float* target = packed + p * MicroColumns;
-                Vector256.Load(source).Store(target);
-                Vector256.Load(source + 8).Store(target + 8);
-                Vector256.Load(source + 16).Store(target + 16);
-                Vector256.Load(source + 24).Store(target + 24);
+                float* target = packed + p * columns;
+                for (int j = 0; j < columns; j += 8) Vector256.Load(source + j).Store(target + j);
             }
         }
-        else if (width == MicroColumns && rowStride == 1 && Avx.IsSupported)
+        else if (width == columns && rowStride == 1 && Avx.IsSupported)
         {
             for (; p + 8 <= depth; p += 8)
-                for (int j = 0; j < MicroColumns; j += 8)
-                    Transpose8x8(b + j * columnStride + p, columnStride, packed + p * MicroColumns + j, MicroColumns);
+                for (int j = 0; j < columns; j += 8)
+                    Transpose8x8(b + j * columnStride + p, columnStride, packed + p * columns + j, columns);
         }
         for (; p < depth; p++)
-            for (int j = 0; j < MicroColumns; j++)
-                packed[p * MicroColumns + j] = j < width ? b[p * rowStride + j * columnStride] : 0f;
+            for (int j = 0; j < columns; j++)
+                packed[p * columns + j] = j < width ? b[p * rowStride + j * columnStride] : 0f;
     }
 
     /// <summary>Eight rows of eight floats (row stride <paramref name="sourceStride"/>) written as their eight columns.</summary>

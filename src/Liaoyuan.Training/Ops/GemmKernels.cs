@@ -38,7 +38,7 @@ internal static unsafe partial class Gemm
             var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
             var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
             a += aStep;
-            b += MicroColumns;
+            b += 32;
         }
         c00.Store(c); c01.Store(c + 16);
         c10.Store(c + ldc); c11.Store(c + ldc + 16);
@@ -50,45 +50,39 @@ internal static unsafe partial class Gemm
         c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
     }
 
-    /// <summary>The 256-bit fallback: 4×32 of C from half of an 8-row packed group.</summary>
+    /// <summary>
+    /// The 256-bit fallback: 4×16 of C (eight accumulators, two B vectors and one broadcast: eleven of the sixteen
+    /// ymm registers, so nothing spills), from four rows of an 8-row packed group and a 16-column panel.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4x32(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
+    private static void Kernel4x16(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
     {
-        Vector256<float> c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31;
+        float* r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc;
         if (load)
         {
-            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8); c02 = Vector256.Load(c + 16); c03 = Vector256.Load(c + 24);
-            float* r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc;
-            c10 = Vector256.Load(r1); c11 = Vector256.Load(r1 + 8); c12 = Vector256.Load(r1 + 16); c13 = Vector256.Load(r1 + 24);
-            c20 = Vector256.Load(r2); c21 = Vector256.Load(r2 + 8); c22 = Vector256.Load(r2 + 16); c23 = Vector256.Load(r2 + 24);
-            c30 = Vector256.Load(r3); c31 = Vector256.Load(r3 + 8); c32 = Vector256.Load(r3 + 16); c33 = Vector256.Load(r3 + 24);
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(r1); c11 = Vector256.Load(r1 + 8);
+            c20 = Vector256.Load(r2); c21 = Vector256.Load(r2 + 8);
+            c30 = Vector256.Load(r3); c31 = Vector256.Load(r3 + 8);
         }
         else
         {
-            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = Vector256<float>.Zero;
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector256<float>.Zero;
         }
         for (int p = 0; p < depth; p++)
         {
-            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8); var b2 = Vector256.Load(b + 16); var b3 = Vector256.Load(b + 24);
-            var a0 = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
-            c02 = Vector256.FusedMultiplyAdd(a0, b2, c02); c03 = Vector256.FusedMultiplyAdd(a0, b3, c03);
-            var a1 = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
-            c12 = Vector256.FusedMultiplyAdd(a1, b2, c12); c13 = Vector256.FusedMultiplyAdd(a1, b3, c13);
-            var a2 = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
-            c22 = Vector256.FusedMultiplyAdd(a2, b2, c22); c23 = Vector256.FusedMultiplyAdd(a2, b3, c23);
-            var a3 = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
-            c32 = Vector256.FusedMultiplyAdd(a3, b2, c32); c33 = Vector256.FusedMultiplyAdd(a3, b3, c33);
+            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
+            var a0 = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(a0, b0, c00); c01 = Vector256.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
             a += aStep;
-            b += MicroColumns;
+            b += 16;
         }
-        c00.Store(c); c01.Store(c + 8); c02.Store(c + 16); c03.Store(c + 24);
-        float* s1 = c + ldc, s2 = c + 2 * ldc, s3 = c + 3 * ldc;
-        c10.Store(s1); c11.Store(s1 + 8); c12.Store(s1 + 16); c13.Store(s1 + 24);
-        c20.Store(s2); c21.Store(s2 + 8); c22.Store(s2 + 16); c23.Store(s2 + 24);
-        c30.Store(s3); c31.Store(s3 + 8); c32.Store(s3 + 16); c33.Store(s3 + 24);
+        c00.Store(c); c01.Store(c + 8);
+        c10.Store(r1); c11.Store(r1 + 8);
+        c20.Store(r2); c21.Store(r2 + 8);
+        c30.Store(r3); c31.Store(r3 + 8);
     }
 }

@@ -75,4 +75,36 @@ public sealed class GemmTests
         Gemm.Multiply(new Compute(2), m, n, k, a, 0, k, 1, b, 0, n, product, 0, n, accumulate: true);
         Assert.Equal(expected, product);
     }
+
+    [Theory]
+    // A transposed in memory (dYᵀ) with m = 72 is read in place; with m = 256 its row stride is 1 KiB, so its groups
+    // are packed first. Either way, with either kernel, every element is the scalar fused chain over k.
+    [InlineData(72, 40, 300, true)]
+    [InlineData(256, 40, 300, true)]
+    [InlineData(72, 40, 300, false)]
+    [InlineData(256, 40, 300, false)]
+    public void Transposed_A_in_place_or_packed_is_the_same_fused_chain_over_k(int m, int n, int k, bool wide)
+    {
+        float[] a = GradientCheck.Random(m * k, 11), b = GradientCheck.Random(k * n, 12);
+        var expected = new float[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                float sum = 0;
+                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(a[p * m + i], b[p * n + j], sum);
+                expected[i * n + j] = sum;
+            }
+        var product = new float[m * n];
+        bool saved = Gemm.UseWideKernel;
+        try
+        {
+            Gemm.UseWideKernel = wide;
+            Gemm.Multiply(new Compute(2), m, n, k, a, 0, 1, m, b, 0, n, product, 0, n, accumulate: false);
+        }
+        finally
+        {
+            Gemm.UseWideKernel = saved;
+        }
+        Assert.Equal(expected, product);
+    }
 }
