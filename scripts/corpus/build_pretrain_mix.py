@@ -14,10 +14,7 @@ import json
 import os
 import random
 
-
-def documents(path):
-    with open(path, encoding="utf-8") as f:
-        return [d.strip("\n") + "\n" for d in f.read().split("\n\n") if d.strip()]
+from build_demo_corpus import read_documents, write_documents
 
 
 def main():
@@ -28,7 +25,7 @@ def main():
     parser.add_argument("--fact-repeats", type=int, default=4)
     parser.add_argument("--chat-repeats", type=int, default=1)
     args = parser.parse_args()
-    corpus = documents(args.corpus)
+    corpus = read_documents(args.corpus)
     with open(os.path.join(args.chatdir, "facts.txt"), encoding="utf-8") as f:
         facts = f.readlines()
     with open(os.path.join(args.chatdir, "chat-text.jsonl"), encoding="utf-8") as f:
@@ -41,8 +38,7 @@ def main():
         rng.shuffle(copy)
         mixed += ["".join(copy[i:i + 16]) for i in range(0, len(copy), 16)]
     rng.shuffle(mixed)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(mixed))
+    write_documents(args.out, mixed)
     print(f"{args.out}: {len(corpus)} corpus documents, {len(chats) * args.chat_repeats} conversations, "
           f"{len(facts)} facts x {args.fact_repeats}, {sum(map(len, mixed)):,} characters")
 

@@ -18,7 +18,7 @@ namespace Liaoyuan.Training.Ops;
 internal static unsafe partial class Gemm
 {
     private const int RowBlock = 64, DepthBlock = 256;
-    private const int MicroRows = 8, MaxTileColumns = 512;
+    private const int MicroRows = 8, MaxTileColumns = 512, WidePanelColumns = 32, NarrowPanelColumns = 16;
     // A panel is as wide as the register kernel: 32 columns for the 512-bit kernel, 16 for the 256-bit one, so the
     // kernel walks its panel contiguously (a 16-wide kernel on 32-wide panels touched every other cache line and
     // used only half of L1's sets).
@@ -46,8 +46,7 @@ internal static unsafe partial class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) Array.Clear(c, cOffset + i * ldc, n);
             return;
         }
-        bool wide = UseWideKernel;
-        var o = new Operands(a, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc, wide, wide ? 32 : 16);
+        var o = new Operands(a, aRowStride, aColumnStride, b, bRowStride, bColumnStride, c, ldc, UseWideKernel);
         int paddedColumns = RoundUp(n, o.Columns);
         if ((long)k * paddedColumns <= PackedBLimit)
         {
@@ -83,7 +82,10 @@ internal static unsafe partial class Gemm
     [ThreadStatic] private static float[]? PackedB;
 
     private sealed record Operands(float[] A, long AStrideRow, long AStrideColumn, float[] B, long BStrideRow, long BStrideColumn, float[] C, int Ldc,
-        bool Wide, int Columns);
+        bool Wide)
+    {
+        public int Columns => Wide ? WidePanelColumns : NarrowPanelColumns;
+    }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
@@ -132,7 +134,7 @@ internal static unsafe partial class Gemm
                 int panel0 = task / rowTiles * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
                 int fullRows = rows / MicroRows * MicroRows;
                 var packedA = PackedA ??= new float[RowBlock * DepthBlock];
-                float* edge = stackalloc float[MicroRows * 32];
+                float* edge = stackalloc float[MicroRows * WidePanelColumns];
                 fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
                 {
                     float* aBlock = pa + aOffset + i0 * o.AStrideRow + blockStart * o.AStrideColumn;

@@ -38,7 +38,7 @@ internal static unsafe partial class Gemm
             var a6 = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(a6, b0, c60); c61 = Vector512.FusedMultiplyAdd(a6, b1, c61);
             var a7 = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(a7, b0, c70); c71 = Vector512.FusedMultiplyAdd(a7, b1, c71);
             a += aStep;
-            b += 32;
+            b += WidePanelColumns;
         }
         c00.Store(c); c01.Store(c + 16);
         c10.Store(c + ldc); c11.Store(c + ldc + 16);
@@ -78,7 +78,7 @@ internal static unsafe partial class Gemm
             var a2 = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
             var a3 = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
             a += aStep;
-            b += 16;
+            b += NarrowPanelColumns;
         }
         c00.Store(c); c01.Store(c + 8);
         c10.Store(r1); c11.Store(r1 + 8);
