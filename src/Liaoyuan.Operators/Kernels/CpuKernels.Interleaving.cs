@@ -10,15 +10,14 @@ public sealed partial class CpuKernels
     private bool _disposed;
 
     /// <summary>
-    /// Q8_0, Q4_0 and Q5_0 matrices get a copy in sixteen-row interleaved blocks on CPUs with VNNI (as llama.cpp
-    /// repacks Q4_0 for its GEMMs): the tile kernels then reuse one broadcast of four activation bytes for eight
+    /// Q8_0, Q4_0 and Q5_0 matrices get a copy in sixteen-row interleaved blocks on CPUs with VNNI, Q4_0 and Q5_0
+    /// on AVX2 ones (as llama.cpp repacks Q4_0 for its GEMMs): the tile kernels then reuse one broadcast of four activation bytes for eight
     /// rows and need no horizontal sums. Rows past the last full group of sixteen stay in the file's layout.
     /// </summary>
     public unsafe WeightMatrix Prepare(in WeightMatrix weight)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!InterleavedKernels.IsSupported || weight.Interleaved != null || weight.Rows < InterleavedLayout.Rows
-            || weight.Type is not (GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0))
+        if (!InterleavedKernels.Supports(weight.Type) || weight.Interleaved != null || weight.Rows < InterleavedLayout.Rows)
             return weight;
         int groups = weight.Rows / InterleavedLayout.Rows, blocks = weight.Columns / 32;
         long bytes = (long)groups * InterleavedLayout.Rows * weight.RowBytes;

@@ -45,8 +45,7 @@ public sealed partial class CpuKernels : IKernels
             MatMulShared(x, tokens, weight, y, default, default, default, default);
             return;
         }
-        work.Mode = batch && (weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K
-                              || weight.Type == GgmlType.Q5_0 && VnniTileKernels.IsSupported)
+        work.Mode = batch && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q6_K
                 ? MatMulWork.Strategy.QuantizedTiles
             : batch && weight.Type is GgmlType.F16 or GgmlType.F32 ? MatMulWork.Strategy.FloatTiles
             : weight.Type == GgmlType.F16 && Vector256.IsHardwareAccelerated ? MatMulWork.Strategy.HalfDots
@@ -78,8 +77,10 @@ public sealed partial class CpuKernels : IKernels
             GgmlType dotType = VecDotTypes.For(weight.Type);
             int activationRowBytes = (int)GgmlTypeInfo.RowBytes(dotType, columns);
             byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
-            bool packed = VnniTileKernels.IsSupported && weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
-                && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1);
+            // Packed activations feed the VNNI kernels (tiles and one-token rows) and the AVX2 tiles.
+            bool packed = weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
+                && (VnniTileKernels.IsSupported && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1)
+                    || Avx2PackedTileKernels.IsSupported && work.Mode == MatMulWork.Strategy.QuantizedTiles);
             int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
             // The packed rows are read with 32-byte loads: aligned to cache lines, no load straddles two lines.
             sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32 + CacheLineBytes);

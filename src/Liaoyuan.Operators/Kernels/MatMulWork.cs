@@ -39,7 +39,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
         int start = job * RowsPerJob, end = Math.Min(Weight.Rows, start + RowsPerJob);
         switch (Mode)
         {
-            case Strategy.Dots when PackedQuants != null: PackedRows(start, end); break;
+            case Strategy.Dots when PackedQuants != null && VnniTileKernels.IsSupported: PackedRows(start, end); break;
             case Strategy.Dots: Dots(start, end, 0); break;
             case Strategy.HalfDots: HalfDots(start, end); break;
             case Strategy.QuantizedTiles: QuantizedTiles(start, end); break;
@@ -56,15 +56,11 @@ internal sealed unsafe class MatMulWork : IParallelWork
     internal static void DotRows(in WeightMatrix w, byte* activations, int activationRowBytes, float* output,
         int start, int end, int firstToken, int endToken)
     {
-        for (int r = start; r < end; r++)
-        {
-            var row = new ReadOnlySpan<byte>(w.Data + (long)r * w.RowBytes, w.RowBytes);
-            for (int t = firstToken; t < endToken; t++)
-            {
-                var a = new ReadOnlySpan<byte>(activations + (long)t * activationRowBytes, activationRowBytes);
-                output[(long)t * w.Rows + r] = DotProducts.Dot(w.Type, row, a, w.Columns);
-            }
-        }
+        if (end <= start) return;
+        // Token by token over the whole row range: a job's rows (tens of kilobytes) stay in cache for the next token.
+        for (int t = firstToken; t < endToken; t++)
+            DotProducts.Rows(w.Type, w.Data + (long)start * w.RowBytes, w.RowBytes, end - start,
+                activations + (long)t * activationRowBytes, w.Columns, output + (long)t * w.Rows + start, 1);
     }
 
     /// <summary>One token against Q8_0 / Q4_0 / Q5_0 rows, one row after another.</summary>
@@ -113,12 +109,25 @@ internal sealed unsafe class MatMulWork : IParallelWork
             {
                 sbyte* quants = PackedQuants + (long)t * blocks * 32;
                 float* scales = PackedScales + (long)t * blocks;
-                for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
+                if (VnniTileKernels.IsSupported)
                 {
-                    byte* rows = w.Data + (long)r * w.RowBytes;
-                    if (w.Type == GgmlType.Q8_0) VnniTileKernels.Tile<Q8_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
-                    else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Tile<Q4_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
-                    else VnniTileKernels.Tile<Q5_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                    for (; r + VnniTileKernels.Rows <= end; r += VnniTileKernels.Rows)
+                    {
+                        byte* rows = w.Data + (long)r * w.RowBytes;
+                        if (w.Type == GgmlType.Q8_0) VnniTileKernels.Tile<Q8_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                        else if (w.Type == GgmlType.Q4_0) VnniTileKernels.Tile<Q4_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                        else VnniTileKernels.Tile<Q5_0Blocks>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                    }
+                }
+                else
+                {
+                    for (; r + Avx2PackedTileKernels.Rows <= end; r += Avx2PackedTileKernels.Rows)
+                    {
+                        byte* rows = w.Data + (long)r * w.RowBytes;
+                        if (w.Type == GgmlType.Q8_0) Avx2PackedTileKernels.Tile<SignedQ8_0>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                        else if (w.Type == GgmlType.Q4_0) Avx2PackedTileKernels.Tile<SignedQ4_0>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                        else Avx2PackedTileKernels.Tile<SignedQ5_0>(rows, w.RowBytes, quants, scales, blocks, o + r, w.Rows);
+                    }
                 }
             }
             if (r < end && w.Type == GgmlType.Q5_0)

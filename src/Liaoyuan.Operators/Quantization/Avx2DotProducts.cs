@@ -84,6 +84,40 @@ internal static partial class Avx2DotProducts
         return SumLanes(acc);
     }
 
+    /// <summary>
+    /// Q8_0 rows against one activation row, two rows per pass: their two accumulator chains interleave, and each
+    /// activation block is loaded once for both. Each row's arithmetic is <see cref="Q8_0(ReadOnlySpan{byte}, ReadOnlySpan{byte}, int)"/>'s.
+    /// </summary>
+    public static unsafe void Q8_0Rows(byte* weights, long rowBytes, int count, byte* activation, int blocks, float* output, long outputStride)
+    {
+        int i = 0;
+        for (; i + 2 <= count; i += 2)
+        {
+            byte* x0 = weights + i * rowBytes, x1 = x0 + rowBytes, y = activation;
+            Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+            for (int block = 0; block < blocks; block++, x0 += Q8_0Layout.Bytes, x1 += Q8_0Layout.Bytes, y += Q8_0Layout.Bytes)
+            {
+                // The next pair of rows is fetched while this one is summed: the hardware's stream prefetcher
+                // stops at each 4 KiB page, and a matrix-vector product is a stream of pages.
+                Sse.Prefetch0(x0 + 4 * rowBytes);
+                Sse.Prefetch0(x1 + 4 * rowBytes);
+                float dy = Float16.ToSingle(*(ushort*)y);
+                Vector256<sbyte> a = Avx.LoadVector256((sbyte*)(y + Q8_0Layout.Quants));
+                Vector256<float> q0 = MulSumSigned(Avx.LoadVector256((sbyte*)(x0 + Q8_0Layout.Quants)), a);
+                Vector256<float> q1 = MulSumSigned(Avx.LoadVector256((sbyte*)(x1 + Q8_0Layout.Quants)), a);
+                acc0 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)x0) * dy), q0, acc0);
+                acc1 = Fma.MultiplyAdd(Vector256.Create(Float16.ToSingle(*(ushort*)x1) * dy), q1, acc1);
+            }
+            output[i * outputStride] = SumLanes(acc0);
+            output[(i + 1) * outputStride] = SumLanes(acc1);
+        }
+        if (i < count)
+        {
+            int bytes = blocks * Q8_0Layout.Bytes;
+            output[i * outputStride] = Q8_0(new ReadOnlySpan<byte>(weights + i * rowBytes, bytes), new ReadOnlySpan<byte>(activation, bytes), blocks * 32);
+        }
+    }
+
     public static float Q4_0(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         ref byte x = ref MemoryMarshal.GetReference(weights);

@@ -6,7 +6,7 @@ namespace Liaoyuan.Operators.Quantization;
 
 /// <summary>
 /// Products of sixteen interleaved weight rows (<see cref="IInterleavedBlocks"/>) with packed Q8_0 activations on
-/// VNNI. Each <c>vpdpbusd</c> multiplies one group of four weights of eight rows by the same four activation bytes
+/// VNNI (on AVX2 alone, pmaddubsw + pmaddwd stand in for vpdpbusd, for the types <see cref="Supports"/> admits). Each <c>vpdpbusd</c> multiplies one group of four weights of eight rows by the same four activation bytes
 /// (broadcast), so a block's integer dot of eight rows ends in the eight lanes of one register, seeded with the
 /// token's −Σa times the weight type's offset: one conversion and one FMA then scale eight rows at once, and the results are stored
 /// without a horizontal sum. Per row the float arithmetic is the same in <see cref="Tile{TBlocks}"/> and
@@ -15,12 +15,25 @@ namespace Liaoyuan.Operators.Quantization;
 /// </summary>
 internal static unsafe class InterleavedKernels
 {
-    public static bool IsSupported => AvxVnni.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>
+    /// Whether <paramref name="type"/> gets an interleaved copy here: Q8_0, Q4_0 and Q5_0 wherever AVX2 and FMA run
+    /// (without VNNI the byte products go through pmaddubsw; see <see cref="SignTrick{TBlocks}"/>).
+    /// </summary>
+    public static bool Supports(Tensors.GgmlType type) =>
+        IsSupported && type is Tensors.GgmlType.Q8_0 or Tensors.GgmlType.Q4_0 or Tensors.GgmlType.Q5_0;
 
     /// <summary>Sixteen rows × four packed tokens; writes output[t · stride + r] for r = 0..15.</summary>
     public static void Tile<TBlocks>(byte* group, sbyte* quants, float* scales, int* seeds, int blocks, float* output, int outputStride)
         where TBlocks : struct, IInterleavedBlocks
     {
+        if (!AvxVnni.IsSupported)
+        {
+            TileHalf<TBlocks>(group, quants, scales, seeds, blocks, 0, output, outputStride);
+            TileHalf<TBlocks>(group, quants, scales, seeds, blocks, 1, output + 8, outputStride);
+            return;
+        }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
         long tokenQuants = (long)blocks * 32;
@@ -95,18 +108,16 @@ internal static unsafe class InterleavedKernels
         Vector256<float> c0 = default, c1 = default;
         for (int b = 0; b < blocks; b++, group += TBlocks.Bytes, quants += 32)
         {
-            var i0 = Vector256.Create(seeds[b] << TBlocks.OffsetShift);
+            var i0 = Seed<TBlocks>(seeds[b]);
             var i1 = i0;
             for (int h = 0; h < 4; h++)
             {
-                TBlocks.Groups(group, h, 0, out var w0, out var w0High);
-                TBlocks.Groups(group, h, 1, out var w1, out var w1High);
                 var a = Broadcast(quants + h * 4);
                 var aHigh = Broadcast(quants + h * 4 + 16);
-                i0 = AvxVnni.MultiplyWideningAndAdd(i0, w0, a);
-                i1 = AvxVnni.MultiplyWideningAndAdd(i1, w1, a);
-                i0 = AvxVnni.MultiplyWideningAndAdd(i0, w0High, aHigh);
-                i1 = AvxVnni.MultiplyWideningAndAdd(i1, w1High, aHigh);
+                TBlocks.Groups(group, h, 0, out var w0, out var w0High);
+                i0 = Accumulate<TBlocks>(Accumulate<TBlocks>(i0, w0, a), w0High, aHigh);
+                TBlocks.Groups(group, h, 1, out var w1, out var w1High);
+                i1 = Accumulate<TBlocks>(Accumulate<TBlocks>(i1, w1, a), w1High, aHigh);
             }
             var s = Vector256.Create(scales[b]);
             var d0 = InterleavedLayout.WidenScales(Avx2.ConvertToVector256Int32((short*)group));
@@ -124,9 +135,107 @@ internal static unsafe class InterleavedKernels
     /// </summary>
     public static void PackSeeds(sbyte* quants, int blocks, int* seeds)
     {
-        var ones = Vector256.Create((byte)1);
         for (int b = 0; b < blocks; b++, quants += 32)
-            seeds[b] = -Vector256.Sum(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ones, Vector256.Load(quants)));
+            seeds[b] = -Vector256.Sum(GroupSums(Vector256.Load(quants)));
+    }
+
+    /// <summary>
+    /// Eight rows (one half of the group) × four packed tokens without VNNI, each half on its own pass over the
+    /// group's blocks: four float and four integer accumulators leave registers for the weights and the broadcast
+    /// activations (both halves at once would need 24 of the 16 ymm registers). The same integers and the same
+    /// float steps per row as the VNNI tile.
+    /// </summary>
+    private static void TileHalf<TBlocks>(byte* group, sbyte* quants, float* scales, int* seeds, int blocks, int half, float* output, int outputStride)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        long tokenQuants = (long)blocks * 32;
+        for (int b = 0; b < blocks; b++, group += TBlocks.Bytes, quants += 32)
+        {
+            int* seed = seeds + b;
+            var i0 = Seed<TBlocks>(seed[0]);
+            var i1 = Seed<TBlocks>(seed[blocks]);
+            var i2 = Seed<TBlocks>(seed[2 * blocks]);
+            var i3 = Seed<TBlocks>(seed[3 * blocks]);
+            for (int h = 0; h < 4; h++)
+            {
+                TBlocks.Groups(group, h, half, out var codes, out var codesHigh);
+                var w = Operand<TBlocks>(codes, out var signs);
+                var wHigh = Operand<TBlocks>(codesHigh, out var signsHigh);
+                sbyte* a = quants + h * 4;
+                i0 = Accumulate<TBlocks>(Accumulate<TBlocks>(i0, w, signs, Broadcast(a)), wHigh, signsHigh, Broadcast(a + 16));
+                i1 = Accumulate<TBlocks>(Accumulate<TBlocks>(i1, w, signs, Broadcast(a + tokenQuants)), wHigh, signsHigh, Broadcast(a + tokenQuants + 16));
+                i2 = Accumulate<TBlocks>(Accumulate<TBlocks>(i2, w, signs, Broadcast(a + 2 * tokenQuants)), wHigh, signsHigh, Broadcast(a + 2 * tokenQuants + 16));
+                i3 = Accumulate<TBlocks>(Accumulate<TBlocks>(i3, w, signs, Broadcast(a + 3 * tokenQuants)), wHigh, signsHigh, Broadcast(a + 3 * tokenQuants + 16));
+            }
+            var d = InterleavedLayout.WidenScales(Avx2.ConvertToVector256Int32((short*)group + 8 * half));
+            float* s = scales + b;
+            c0 = Fma.MultiplyAdd(d * Vector256.Create(s[0]), Avx.ConvertToVector256Single(i0), c0);
+            c1 = Fma.MultiplyAdd(d * Vector256.Create(s[blocks]), Avx.ConvertToVector256Single(i1), c1);
+            c2 = Fma.MultiplyAdd(d * Vector256.Create(s[2 * blocks]), Avx.ConvertToVector256Single(i2), c2);
+            c3 = Fma.MultiplyAdd(d * Vector256.Create(s[3 * blocks]), Avx.ConvertToVector256Single(i3), c3);
+        }
+        c0.Store(output);
+        c1.Store(output + outputStride);
+        c2.Store(output + 2 * outputStride);
+        c3.Store(output + 3 * outputStride);
+    }
+
+    /// <summary>
+    /// Q8_0 without VNNI: its codes w + 128 times an activation byte overflow pmaddubsw's 16-bit pair sums, so the
+    /// codes are turned back into w and multiplied by the sign trick (|w| × sign(a, w)), with no offset to undo.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SignTrick<TBlocks>() where TBlocks : struct, IInterleavedBlocks =>
+        !AvxVnni.IsSupported && TBlocks.OffsetShift == Q8_0x16.OffsetShift;
+
+    /// <summary>The integer accumulator's start: −offset·Σa, what summing the offset codes overshoots by.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Seed<TBlocks>(int seed) where TBlocks : struct, IInterleavedBlocks =>
+        SignTrick<TBlocks>() ? Vector256<int>.Zero : Vector256.Create(seed << TBlocks.OffsetShift);
+
+    /// <summary>The unsigned operand for <see cref="Accumulate{TBlocks}(Vector256{int}, Vector256{byte}, Vector256{sbyte}, Vector256{sbyte})"/>: the codes, or |w| with w in <paramref name="signs"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Operand<TBlocks>(Vector256<byte> codes, out Vector256<sbyte> signs) where TBlocks : struct, IInterleavedBlocks
+    {
+        if (!SignTrick<TBlocks>())
+        {
+            signs = default;
+            return codes;
+        }
+        signs = (codes ^ Vector256.Create((byte)0x80)).AsSByte();
+        return Avx2.Sign(signs, signs).AsByte();
+    }
+
+    /// <summary>
+    /// acc + the sums of four products of weights and activation bytes per lane: vpdpbusd with VNNI; else
+    /// pmaddubsw + pmaddwd on the codes (exact up to code 31) or, for Q8_0, on |w| and sign(a, w).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Accumulate<TBlocks>(Vector256<int> acc, Vector256<byte> operand, Vector256<sbyte> signs, Vector256<sbyte> a)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, operand, a);
+        if (SignTrick<TBlocks>()) a = Avx2.Sign(a, signs);
+        return acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(operand, a), Vector256<short>.One);
+    }
+
+    /// <summary>As the four-argument form, from the raw codes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Accumulate<TBlocks>(Vector256<int> acc, Vector256<byte> codes, Vector256<sbyte> a)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        var operand = Operand<TBlocks>(codes, out var signs);
+        return Accumulate<TBlocks>(acc, operand, signs, a);
+    }
+
+    /// <summary>Σ of 32 signed bytes' groups of four per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> GroupSums(Vector256<sbyte> a)
+    {
+        var ones = Vector256.Create((byte)1);
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ones, a);
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(ones, a), Vector256<short>.One);
     }
 
     /// <summary>Four activation bytes repeated into every 32-bit lane.</summary>

@@ -189,6 +189,31 @@ public class DotProductTests
     public void Vec_dot_types_follow_llama_cpp(GgmlType weight, GgmlType activation) =>
         Assert.Equal(activation, VecDotTypes.For(weight));
 
+    [Theory]
+    [MemberData(nameof(TypesAndBlockCounts))]
+    public unsafe void Many_rows_at_once_give_each_row_the_scalar_bits(GgmlType type, int blocks)
+    {
+        int n = Length(type, blocks), rowBytes = (int)GgmlTypeInfo.RowBytes(type, n);
+        byte[] a = TestRows.QuantizeActivations(VecDotTypes.For(type), TestRows.Random(n, seed: 410, scale: 3f));
+        foreach (int count in new[] { 1, 2, 3, 5 })
+        {
+            byte[] matrix = new byte[count * rowBytes];
+            for (int r = 0; r < count; r++)
+                TestRows.Quantize(type, TestRows.Random(n, seed: 310 + r, scale: 0.05f)).CopyTo(matrix, r * rowBytes);
+            const int stride = 3; // a strided output, as a batch's token-major layout writes it
+            float[] output = new float[count * stride];
+            fixed (byte* weights = matrix)
+            fixed (byte* activation = a)
+            fixed (float* o = output)
+                DotProducts.Rows(type, weights, rowBytes, count, activation, n, o, stride);
+            for (int r = 0; r < count; r++)
+            {
+                float scalar = DotProducts.Dot(type, matrix.AsSpan(r * rowBytes, rowBytes), a, n, allowSimd: false);
+                Assert.Equal(BitConverter.SingleToInt32Bits(scalar), BitConverter.SingleToInt32Bits(output[r * stride]));
+            }
+        }
+    }
+
     [Fact]
     public void Short_rows_are_rejected()
     {
