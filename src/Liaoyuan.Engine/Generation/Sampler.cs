@@ -61,9 +61,9 @@ public sealed class Sampler
         else if (_options.TopP < 1 || _options.MinP > 0) SortDescending(work, order);
         else
         {
-            // Nothing cuts the distribution by rank, so the draw needs no order: sorting a 150k vocabulary
-            // for every token was most of a server step's time.
-            for (int i = 0; i < n; i++) order[i] = i;
+            // Nothing cuts the distribution by rank (OpenAI's defaults), so the draw needs no order, no candidate
+            // list and no normalised probabilities: one pass of exponentials over the vocabulary and a draw.
+            return DrawFromAll(work, _options.Temperature, _random.NextDouble());
         }
 
         var probabilities = s.Probabilities.AsSpan(0, kept);
@@ -97,6 +97,83 @@ public sealed class Sampler
             if (draw < sum) return order[i];
         }
         return order[kept - 1];
+    }
+
+    /// <summary>
+    /// Draws from softmax(logits / T) over the whole vocabulary, overwriting <paramref name="logits"/> with the
+    /// unnormalised weights exp(l/T − max/T): <paramref name="draw"/> ∈ [0, 1) scaled by their total is found by
+    /// a scan of the 8-wide chunk sums, then inside one chunk, instead of dividing 150k probabilities by the total.
+    /// </summary>
+    internal static int DrawFromAll(Span<float> logits, float temperature, double draw)
+    {
+        int n = logits.Length;
+        float shift = Largest(logits) / temperature;
+        int chunks = n / 8;
+        Span<double> chunkSums = chunks <= 4096 ? stackalloc double[chunks] : new double[chunks];
+        double total = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var t = Vector256.Create(temperature);
+            var s = Vector256.Create(shift);
+            for (int c = 0; c < chunks; c++, i += 8)
+            {
+                var e = VectorExp.Exp(Vector256.Create<float>(logits[i..]) / t - s);
+                e.CopyTo(logits[i..]);
+                double sum = Vector256.Sum(Vector256.WidenLower(e) + Vector256.WidenUpper(e));
+                chunkSums[c] = sum;
+                total += sum;
+            }
+        }
+        else
+        {
+            for (int c = 0; c < chunks; c++)
+            {
+                double sum = 0;
+                for (int lane = 0; lane < 8; lane++, i++) sum += logits[i] = MathF.Exp(logits[i] / temperature - shift);
+                chunkSums[c] = sum;
+                total += sum;
+            }
+        }
+        double tail = 0;
+        for (int k = i; k < n; k++) tail += logits[k] = MathF.Exp(logits[k] / temperature - shift);
+        total += tail;
+
+        double target = draw * total, cumulative = 0;
+        int start = chunks * 8;
+        for (int c = 0; c < chunks; c++)
+        {
+            if (target < cumulative + chunkSums[c])
+            {
+                start = c * 8;
+                break;
+            }
+            cumulative += chunkSums[c];
+        }
+        int last = start;
+        for (int k = start; k < n; k++)
+        {
+            if (logits[k] <= 0) continue;
+            last = k;
+            cumulative += logits[k];
+            if (target < cumulative) return k;
+        }
+        // Rounding left the target past the last weight: the last token with any weight.
+        return last;
+    }
+
+    private static float Largest(ReadOnlySpan<float> values)
+    {
+        float largest = float.NegativeInfinity;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && values.Length >= 8)
+        {
+            var lanes = Vector256.Create(float.NegativeInfinity);
+            for (; i + 8 <= values.Length; i += 8) lanes = Vector256.Max(lanes, Vector256.Create(values[i..]));
+            for (int lane = 0; lane < 8; lane++) largest = Math.Max(largest, lanes[lane]);
+        }
+        for (; i < values.Length; i++) largest = Math.Max(largest, values[i]);
+        return largest;
     }
 
     /// <summary>

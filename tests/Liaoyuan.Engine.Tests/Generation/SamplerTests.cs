@@ -107,6 +107,32 @@ public sealed class SamplerTests
         Assert.InRange(second, 1350, 1650); // expected 1500
     }
 
+    [Theory]
+    [InlineData(37)] // four 8-wide chunks and a tail of five
+    [InlineData(5000)]
+    public void DrawsFromTheWholeVocabularyFollowTheInverseOfTheCumulativeDistribution(int vocabulary)
+    {
+        var random = new Random(vocabulary);
+        float[] logits = Enumerable.Range(0, vocabulary).Select(_ => (float)random.NextDouble() * 6 - 3).ToArray();
+        logits[vocabulary / 2] = float.NegativeInfinity; // masked by a grammar: never drawn
+        const float temperature = 0.7f;
+        double max = logits.Max() / (double)temperature;
+        double[] weights = logits.Select(l => Math.Exp(l / (double)temperature - max)).ToArray();
+        double total = weights.Sum();
+        for (int k = 0; k < 200; k++)
+        {
+            double draw = random.NextDouble();
+            // The reference in double precision; a draw within float rounding of a boundary may land either side.
+            double cumulative = 0, target = draw * total;
+            int expected = 0;
+            while (expected < vocabulary - 1 && target >= cumulative + weights[expected]) cumulative += weights[expected++];
+            int got = Sampler.DrawFromAll((float[])logits.Clone(), temperature, draw);
+            bool nearBoundary = Math.Abs(target - cumulative) < 1e-5 * total || Math.Abs(target - cumulative - weights[expected]) < 1e-5 * total;
+            Assert.True(got == expected || nearBoundary, $"draw {draw}: token {got}, expected {expected}");
+            Assert.NotEqual(vocabulary / 2, got);
+        }
+    }
+
     [Fact]
     public void UnrankedCandidatesStillNormaliseAgainstTheLargestLogit()
     {
