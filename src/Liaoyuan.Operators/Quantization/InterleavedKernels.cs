@@ -101,6 +101,8 @@ internal static unsafe class InterleavedKernels
         c31.Store(output + 3 * outputStride + 8);
     }
 
+    private const int PrefetchDistance = 2048;
+
     /// <summary>Sixteen rows × one packed token, for decoding: the rows' blocks are one stream read front to back.</summary>
     public static void Rows<TBlocks>(byte* group, sbyte* quants, float* scales, int* seeds, int blocks, float* output)
         where TBlocks : struct, IInterleavedBlocks
@@ -108,6 +110,9 @@ internal static unsafe class InterleavedKernels
         Vector256<float> c0 = default, c1 = default;
         for (int b = 0; b < blocks; b++, group += TBlocks.Bytes, quants += 32)
         {
+            // The stream is fetched a few kilobytes ahead (into the next group at the end of this one): the hardware
+            // prefetcher stops at every 4 KiB page, and decoding is a stream of pages.
+            for (int line = 0; line < TBlocks.Bytes; line += 64) Sse.Prefetch0(group + PrefetchDistance + line);
             var i0 = Seed<TBlocks>(seeds[b]);
             var i1 = i0;
             for (int h = 0; h < 4; h++)
@@ -152,6 +157,9 @@ internal static unsafe class InterleavedKernels
         long tokenQuants = (long)blocks * 32;
         for (int b = 0; b < blocks; b++, group += TBlocks.Bytes, quants += 32)
         {
+            // The first half's pass is the one that brings the group in from memory (see Rows).
+            if (half == 0)
+                for (int line = 0; line < TBlocks.Bytes; line += 64) Sse.Prefetch0(group + PrefetchDistance + line);
             int* seed = seeds + b;
             var i0 = Seed<TBlocks>(seed[0]);
             var i1 = Seed<TBlocks>(seed[blocks]);
