@@ -8,7 +8,7 @@ namespace Liaoyuan.Operators.Kernels;
 
 /// <summary>
 /// Prepares a matrix product's activations, one token row per job: quantized to the weight type's dot-product
-/// partner (and repacked for the VNNI kernels), or rounded to the weight's float type and kept as floats. For a
+/// partner (and repacked for the VNNI, interleaved and AVX2 tile kernels), or rounded to the weight's float type and kept as floats. For a
 /// prompt batch this is tokens × columns of work that would otherwise run on one thread while the others wait.
 /// </summary>
 internal sealed unsafe class ActivationWork : IParallelWork
@@ -29,7 +29,7 @@ internal sealed unsafe class ActivationWork : IParallelWork
     public float* Rounded;
     public float RoundedScale;
 
-    /// <summary>Selects quantized output: rows of <paramref name="dotType"/>, the first tokens also packed for VNNI.</summary>
+    /// <summary>Selects quantized output: rows of <paramref name="dotType"/>, the first tokens also packed for the tile kernels.</summary>
     public void QuantizeInto(GgmlType dotType, byte* quantized, int rowBytes, int packedTokens, sbyte* quants, float* scales, int* seeds)
     {
         Rounded = null;
