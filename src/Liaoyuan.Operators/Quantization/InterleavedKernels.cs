@@ -5,10 +5,11 @@ using System.Runtime.Intrinsics.X86;
 namespace Liaoyuan.Operators.Quantization;
 
 /// <summary>
-/// Products of sixteen interleaved weight rows (<see cref="IInterleavedBlocks"/>) with packed Q8_0 activations on
-/// VNNI (on AVX2 alone, pmaddubsw + pmaddwd stand in for vpdpbusd, for the types <see cref="Supports"/> admits). Each <c>vpdpbusd</c> multiplies one group of four weights of eight rows by the same four activation bytes
-/// (broadcast), so a block's integer dot of eight rows ends in the eight lanes of one register, seeded with the
-/// token's −Σa times the weight type's offset: one conversion and one FMA then scale eight rows at once, and the results are stored
+/// Products of sixteen interleaved weight rows (<see cref="IInterleavedBlocks"/>) with packed Q8_0 activations. On
+/// VNNI each <c>vpdpbusd</c> multiplies one group of four weights of eight rows by the same four activation bytes
+/// (broadcast); on AVX2 alone pmaddubsw + pmaddwd stand in for it (<see cref="Accumulate{TBlocks}(Vector256{int}, Vector256{byte}, Vector256{sbyte})"/>).
+/// A block's integer dot of eight rows ends in the eight lanes of one register, seeded with the token's −Σa times
+/// the weight type's offset: one conversion and one FMA then scale eight rows at once, and the results are stored
 /// without a horizontal sum. Per row the float arithmetic is the same in <see cref="Tile{TBlocks}"/> and
 /// <see cref="Rows{TBlocks}"/> (one FMA of d_w·d_a and the block's exact integer sum, block after block), so a
 /// token gives the same bits alone or in a batch.
