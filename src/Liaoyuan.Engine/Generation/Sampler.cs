@@ -107,7 +107,7 @@ public sealed class Sampler
     internal static int DrawFromAll(Span<float> logits, float temperature, double draw)
     {
         int n = logits.Length;
-        float shift = Largest(logits) / temperature;
+        float shift = VectorMath.Max(logits) / temperature;
         int chunks = n / 8;
         Span<double> chunkSums = chunks <= 4096 ? stackalloc double[chunks] : new double[chunks];
         double total = 0;
@@ -160,20 +160,6 @@ public sealed class Sampler
         }
         // Rounding left the target past the last weight: the last token with any weight.
         return last;
-    }
-
-    private static float Largest(ReadOnlySpan<float> values)
-    {
-        float largest = float.NegativeInfinity;
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && values.Length >= 8)
-        {
-            var lanes = Vector256.Create(float.NegativeInfinity);
-            for (; i + 8 <= values.Length; i += 8) lanes = Vector256.Max(lanes, Vector256.Create(values[i..]));
-            for (int lane = 0; lane < 8; lane++) largest = Math.Max(largest, lanes[lane]);
-        }
-        for (; i < values.Length; i++) largest = Math.Max(largest, values[i]);
-        return largest;
     }
 
     /// <summary>

@@ -8,8 +8,9 @@ namespace Liaoyuan.Operators.Kernels;
 
 /// <summary>
 /// Prepares a matrix product's activations, one token row per job: quantized to the weight type's dot-product
-/// partner (and repacked for the VNNI, interleaved and AVX2 tile kernels), or rounded to the weight's float type and kept as floats. For a
-/// prompt batch this is tokens × columns of work that would otherwise run on one thread while the others wait.
+/// partner (and repacked for the tile and interleaved kernels), or rounded to the weight's float type and kept as
+/// floats. For a prompt batch this is tokens × columns of work that would otherwise run on one thread while the
+/// others wait.
 /// </summary>
 internal sealed unsafe class ActivationWork : IParallelWork
 {

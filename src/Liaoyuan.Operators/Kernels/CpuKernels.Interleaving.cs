@@ -10,9 +10,9 @@ public sealed partial class CpuKernels
     private bool _disposed;
 
     /// <summary>
-    /// Q8_0, Q4_0 and Q5_0 matrices get a copy in sixteen-row interleaved blocks on CPUs with VNNI, Q4_0 and Q5_0
-    /// on AVX2 ones (as llama.cpp repacks Q4_0 for its GEMMs): the tile kernels then reuse one broadcast of four activation bytes for eight
-    /// rows and need no horizontal sums. Rows past the last full group of sixteen stay in the file's layout.
+    /// Q8_0, Q4_0 and Q5_0 matrices get a copy in sixteen-row interleaved blocks on CPUs with AVX2 and FMA (as
+    /// llama.cpp repacks Q4_0 for its GEMMs): the tile kernels then reuse one broadcast of four activation bytes for
+    /// eight rows and need no horizontal sums. Rows past the last full group of sixteen stay in the file's layout.
     /// </summary>
     public unsafe WeightMatrix Prepare(in WeightMatrix weight)
     {

@@ -77,10 +77,9 @@ public sealed partial class CpuKernels : IKernels
             GgmlType dotType = VecDotTypes.For(weight.Type);
             int activationRowBytes = (int)GgmlTypeInfo.RowBytes(dotType, columns);
             byte[] quantized = Grow(ref _quantizedActivations, activationRowBytes * tokens);
-            // Packed activations feed the VNNI kernels (tiles and one-token rows) and the AVX2 tiles.
+            // Packed activations feed the tiles (VNNI or AVX2: the tile mode needs AVX2) and VNNI's one-token rows.
             bool packed = weight.Type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0
-                && (VnniTileKernels.IsSupported && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1)
-                    || Avx2PackedTileKernels.IsSupported && work.Mode == MatMulWork.Strategy.QuantizedTiles);
+                && (work.Mode == MatMulWork.Strategy.QuantizedTiles || tokens == 1 && VnniTileKernels.IsSupported);
             int blocks = columns / 32, packedTokens = !packed ? 0 : tokens == 1 ? 1 : tokens & ~3;
             // The packed rows are read with 32-byte loads: aligned to cache lines, no load straddles two lines.
             sbyte[] packedQuants = Grow(ref _packedQuants, packedTokens * blocks * 32 + CacheLineBytes);

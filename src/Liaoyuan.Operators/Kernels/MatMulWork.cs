@@ -39,7 +39,7 @@ internal sealed unsafe class MatMulWork : IParallelWork
         int start = job * RowsPerJob, end = Math.Min(Weight.Rows, start + RowsPerJob);
         switch (Mode)
         {
-            case Strategy.Dots when PackedQuants != null && VnniTileKernels.IsSupported: PackedRows(start, end); break;
+            case Strategy.Dots when PackedQuants != null: PackedRows(start, end); break;
             case Strategy.Dots: Dots(start, end, 0); break;
             case Strategy.HalfDots: HalfDots(start, end); break;
             case Strategy.QuantizedTiles: QuantizedTiles(start, end); break;

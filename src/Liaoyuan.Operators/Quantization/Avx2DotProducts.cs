@@ -25,14 +25,35 @@ internal static partial class Avx2DotProducts
 
     /// <summary>Signed bytes times signed bytes, summed in groups of four into 8 float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MulSumSigned(Vector256<sbyte> x, Vector256<sbyte> y)
+    private static Vector256<float> MulSumSigned(Vector256<sbyte> x, Vector256<sbyte> y) =>
+        MulSumMagnitude(Avx2.Sign(x, x).AsByte(), x, y);
+
+    /// <summary>
+    /// |x| × sign(y, x), summed in groups of four into 8 float lanes: <see cref="MulSumSigned"/> with the magnitude
+    /// taken once by the caller, as the tiles do for a weight block shared by several tokens.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> MulSumMagnitude(Vector256<byte> magnitude, Vector256<sbyte> x, Vector256<sbyte> y)
     {
         // VNNI's vpdpbusd sums the four products in 32 bits directly; the 16-bit pair sums of pmaddubsw cannot
         // saturate for quantized blocks (|x| ≤ 127), so both paths give the same integers and the same floats.
         if (AvxVnni.IsSupported)
-            return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x)));
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(Avx2.Sign(x, x).AsByte(), Avx2.Sign(y, x));
+            return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(y, x)));
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(y, x));
         return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
+    }
+
+    /// <summary>A Q4_0 block's 32 quants as signed bytes (nibble − 8), from its 16 packed bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<sbyte> SignedQ4_0Quants(ref byte packed) => Nibbles(ref packed).AsSByte() - Vector256.Create((sbyte)8);
+
+    /// <summary>A Q5_0 block's 32 quants as signed bytes (code − 16), from the block's start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<sbyte> SignedQ5_0Quants(ref byte block)
+    {
+        // A clear fifth bit means q - 16 < 0: setting the top nibble makes the byte exactly that negative value.
+        Vector256<byte> highBits = BitsToBytes(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref block, Q5_0Layout.HighBits)));
+        return (Nibbles(ref Unsafe.Add(ref block, Q5_0Layout.Quants)) | Avx2.AndNot(highBits, Vector256.Create((byte)0xF0))).AsSByte();
     }
 
     /// <summary>Unsigned bytes times signed bytes, summed in groups of four into 8 float lanes.</summary>
@@ -123,11 +144,10 @@ internal static partial class Avx2DotProducts
         ref byte x = ref MemoryMarshal.GetReference(weights);
         ref byte y = ref MemoryMarshal.GetReference(activations);
         Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
         for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q4_0Layout.Bytes, yo += Q8_0Layout.Bytes)
         {
             Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
-            Vector256<sbyte> qx = Nibbles(ref Unsafe.Add(ref x, xo + Q4_0Layout.Quants)).AsSByte() - eight;
+            Vector256<sbyte> qx = SignedQ4_0Quants(ref Unsafe.Add(ref x, xo + Q4_0Layout.Quants));
             acc = Fma.MultiplyAdd(d, MulSumSigned(qx, Load32(ref y, yo + Q8_0Layout.Quants)), acc);
         }
         return SumLanes(acc);
@@ -138,14 +158,11 @@ internal static partial class Avx2DotProducts
         ref byte x = ref MemoryMarshal.GetReference(weights);
         ref byte y = ref MemoryMarshal.GetReference(activations);
         Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> minusSixteen = Vector256.Create((byte)0xF0);
         for (int block = 0, xo = 0, yo = 0; block < n / 32; block++, xo += Q5_0Layout.Bytes, yo += Q8_0Layout.Bytes)
         {
             Vector256<float> d = Vector256.Create(Half(ref x, xo) * Half(ref y, yo));
-            // A clear fifth bit means q - 16 < 0: setting the top nibble makes the byte exactly that negative value.
-            Vector256<byte> highBits = BitsToBytes(Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref x, xo + Q5_0Layout.HighBits)));
-            Vector256<byte> qx = Nibbles(ref Unsafe.Add(ref x, xo + Q5_0Layout.Quants)) | Avx2.AndNot(highBits, minusSixteen);
-            acc = Fma.MultiplyAdd(d, MulSumSigned(qx.AsSByte(), Load32(ref y, yo + Q8_0Layout.Quants)), acc);
+            Vector256<sbyte> qx = SignedQ5_0Quants(ref Unsafe.Add(ref x, xo));
+            acc = Fma.MultiplyAdd(d, MulSumSigned(qx, Load32(ref y, yo + Q8_0Layout.Quants)), acc);
         }
         return SumLanes(acc);
     }

@@ -54,13 +54,9 @@ internal static unsafe class Avx2PackedTileKernels
         output[3 * outputStride + 1] = Avx2DotProducts.SumLanes(c13);
     }
 
-    /// <summary>|w| × sign(a, w), summed in groups of four into eight float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MulSum(Vector256<byte> magnitude, Vector256<sbyte> w, sbyte* packedQuants)
-    {
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(Vector256.Load(packedQuants), w));
-        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
-    }
+    private static Vector256<float> MulSum(Vector256<byte> magnitude, Vector256<sbyte> w, sbyte* packedQuants) =>
+        Avx2DotProducts.MulSumMagnitude(magnitude, w, Vector256.Load(packedQuants));
 }
 
 /// <summary>A 32-weight block layout decoded to its signed quants (the values the scale multiplies).</summary>
@@ -84,17 +80,13 @@ internal readonly unsafe struct SignedQ4_0 : ISignedBlocks
     public static int Bytes => Q4_0Layout.Bytes;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Signed(byte* block) =>
-        Avx2DotProducts.Nibbles(ref *(block + Q4_0Layout.Quants)).AsSByte() - Vector256.Create((sbyte)8);
+    public static Vector256<sbyte> Signed(byte* block) => Avx2DotProducts.SignedQ4_0Quants(ref *(block + Q4_0Layout.Quants));
 }
 
 internal readonly unsafe struct SignedQ5_0 : ISignedBlocks
 {
     public static int Bytes => Q5_0Layout.Bytes;
 
-    /// <summary>A clear fifth bit means q − 16 &lt; 0: setting the top nibble makes the byte exactly that value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Signed(byte* block) =>
-        (Avx2DotProducts.Nibbles(ref *(block + Q5_0Layout.Quants))
-         | Avx2.AndNot(Avx2DotProducts.BitsToBytes(*(uint*)(block + Q5_0Layout.HighBits)), Vector256.Create((byte)0xF0))).AsSByte();
+    public static Vector256<sbyte> Signed(byte* block) => Avx2DotProducts.SignedQ5_0Quants(ref *block);
 }

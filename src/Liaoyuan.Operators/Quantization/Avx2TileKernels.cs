@@ -41,12 +41,11 @@ internal static unsafe class Avx2TileKernels
     {
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         byte* a0 = activations, a1 = a0 + activationStride, a2 = a1 + activationStride, a3 = a2 + activationStride;
-        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
         for (int b = 0; b < blocks; b++, weights += Q4_0Layout.Bytes, a0 += Q8_0Layout.Bytes, a1 += Q8_0Layout.Bytes,
              a2 += Q8_0Layout.Bytes, a3 += Q8_0Layout.Bytes)
         {
             float dw = Float16.ToSingle(*(ushort*)weights);
-            Vector256<sbyte> w = Avx2DotProducts.Nibbles(ref *(weights + Q4_0Layout.Quants)).AsSByte() - eight;
+            Vector256<sbyte> w = Avx2DotProducts.SignedQ4_0Quants(ref *(weights + Q4_0Layout.Quants));
             Vector256<byte> magnitude = Avx2.Sign(w, w).AsByte();
             acc0 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a0)), MulSum(magnitude, w, a0), acc0);
             acc1 = Fma.MultiplyAdd(Vector256.Create(dw * Float16.ToSingle(*(ushort*)a1)), MulSum(magnitude, w, a1), acc1);
@@ -61,23 +60,11 @@ internal static unsafe class Avx2TileKernels
 
     /// <summary>|w| × sign(a, w), summed in groups of four into eight float lanes (pmaddubsw + pmaddwd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MulSum(Vector256<byte> magnitude, Vector256<sbyte> w, byte* activationBlock)
-    {
-        Vector256<sbyte> a = Avx.LoadVector256((sbyte*)(activationBlock + Q8_0Layout.Quants));
-        if (AvxVnni.IsSupported)
-            return Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, magnitude, Avx2.Sign(a, w)));
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(magnitude, Avx2.Sign(a, w));
-        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256<short>.One));
-    }
+    private static Vector256<float> MulSum(Vector256<byte> magnitude, Vector256<sbyte> w, byte* activationBlock) =>
+        Avx2DotProducts.MulSumMagnitude(magnitude, w, Avx.LoadVector256((sbyte*)(activationBlock + Q8_0Layout.Quants)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float SumLanes(Vector256<float> v)
-    {
-        Vector128<float> r = Sse.Add(v.GetUpper(), v.GetLower());
-        r = Sse.Add(r, Sse.MoveHighToLow(r, r));
-        r = Sse.AddScalar(r, Sse3.MoveHighAndDuplicate(r));
-        return r.ToScalar();
-    }
+    private static float SumLanes(Vector256<float> v) => Avx2DotProducts.SumLanes(v);
 }
 
 /// <summary>Float tiles for F16/BF16/F32 weights that were widened to float once per row block.</summary>

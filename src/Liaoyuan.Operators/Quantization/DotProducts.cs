@@ -25,7 +25,12 @@ public static class DotProducts
             throw new ArgumentException($"weight row holds fewer than {n} {weightType} elements", nameof(weightRow));
         if (activationRow.Length < GgmlTypeInfo.RowBytes(activationType, n))
             throw new ArgumentException($"activation row holds fewer than {n} {activationType} elements", nameof(activationRow));
+        return Kernel(weightType, weightRow, activationRow, n, allowSimd);
+    }
 
+    /// <summary>The kernel for <paramref name="weightType"/> on rows whose lengths the caller has checked.</summary>
+    private static float Kernel(GgmlType weightType, ReadOnlySpan<byte> weightRow, ReadOnlySpan<byte> activationRow, int n, bool allowSimd)
+    {
         bool avx2 = allowSimd && Avx2DotProducts.IsSupported;
         bool vectors = allowSimd && Vector256.IsHardwareAccelerated;
         return weightType switch
@@ -64,13 +69,7 @@ public static class DotProducts
         int activationBytes = checked((int)GgmlTypeInfo.RowBytes(VecDotTypes.For(weightType), n));
         if (rowBytes < weightBytes) throw new ArgumentException($"row stride {rowBytes} is below one row of {n} {weightType} elements", nameof(rowBytes));
         var a = new ReadOnlySpan<byte>(activation, activationBytes);
-        if (!Avx2DotProducts.IsSupported || weightType is not (GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q4_K or GgmlType.Q6_K))
-        {
-            for (int i = 0; i < count; i++)
-                output[i * outputStride] = Dot(weightType, new ReadOnlySpan<byte>(weights + i * rowBytes, weightBytes), a, n);
-            return;
-        }
-        if (weightType == GgmlType.Q8_0)
+        if (weightType == GgmlType.Q8_0 && Avx2DotProducts.IsSupported)
         {
             Avx2DotProducts.Q8_0Rows(weights, rowBytes, count, activation, n / 32, output, outputStride);
             return;
@@ -79,16 +78,12 @@ public static class DotProducts
         {
             // Two rows ahead is fetched while this one is summed: the hardware's stream prefetcher stops at each
             // 4 KiB page, and a matrix-vector product is a stream of pages.
-            byte* ahead = weights + (i + 2) * rowBytes;
-            for (int line = 0; line < weightBytes; line += 64) Sse.Prefetch0(ahead + line);
-            var row = new ReadOnlySpan<byte>(weights + i * rowBytes, weightBytes);
-            output[i * outputStride] = weightType switch
+            if (Sse.IsSupported)
             {
-                GgmlType.Q4_0 => Avx2DotProducts.Q4_0(row, a, n),
-                GgmlType.Q5_0 => Avx2DotProducts.Q5_0(row, a, n),
-                GgmlType.Q4_K => Avx2DotProducts.Q4_K(row, a, n),
-                _ => Avx2DotProducts.Q6_K(row, a, n),
-            };
+                byte* ahead = weights + (i + 2) * rowBytes;
+                for (int line = 0; line < weightBytes; line += 64) Sse.Prefetch0(ahead + line);
+            }
+            output[i * outputStride] = Kernel(weightType, new ReadOnlySpan<byte>(weights + i * rowBytes, weightBytes), a, n, allowSimd: true);
         }
     }
 
