@@ -108,8 +108,11 @@ public sealed partial class CpuKernels : IKernels
         else _pool.Run(work, tokens);
     }
 
-    /// <summary>Rows per job for one-token products: about eight jobs per thread, so uneven threads still balance.</summary>
-    private int DecodeRowsPerJob(int rows) => Math.Max(4, rows / (Threads * 8));
+    /// <summary>
+    /// Rows per job for one-token products: about four jobs per thread, so uneven threads still balance while each job
+    /// stays one long stream for the prefetchers (eight per thread read 2–3% slower in alternating decode runs).
+    /// </summary>
+    private int DecodeRowsPerJob(int rows) => Math.Max(4, rows / (Threads * 4));
 
     private const int CacheLineBytes = 64, CacheLineFloats = CacheLineBytes / sizeof(float);
 

@@ -8,41 +8,13 @@ namespace Liaoyuan.Operators.Quantization;
 /// <summary>AVX2 kernels of the k-quants against Q8_K activations.</summary>
 internal static partial class Avx2DotProducts
 {
-    public static float Q4_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    public static unsafe float Q4_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
-        Vector256<float> acc = Vector256<float>.Zero;
-        Vector128<float> minAcc = Vector128<float>.Zero;
-        for (int block = 0, xo = 0, yo = 0; block < n / 256; block++, xo += Q4_KLayout.Bytes, yo += Q8_KLayout.Bytes)
-        {
-            float yd = Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref y, yo));
-            float d = yd * Half(ref x, xo + Q4_KLayout.Scale);
-            float dmin = -yd * Half(ref x, xo + Q4_KLayout.MinScale);
-            (ulong scales, ulong mins) = UnpackScales(ref Unsafe.Add(ref x, xo + Q4_KLayout.SubScales));
-
-            Vector128<int> minProducts = MinProducts(mins, ref Unsafe.Add(ref y, yo + Q8_KLayout.GroupSums));
-            minAcc = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(minProducts), minAcc);
-
-            Vector256<int> sum = Vector256<int>.Zero;
-            for (int chunk = 0; chunk < 4; chunk++)
-            {
-                Vector256<byte> bits = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q4_KLayout.Quants + 32 * chunk));
-                Vector256<byte> low = bits & lowNibble;
-                Vector256<byte> high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & lowNibble;
-                int q8 = yo + Q8_KLayout.Quants + 64 * chunk;
-                Vector256<int> lowSum = Avx2.MultiplyAddAdjacent(Vector256.Create(ScaleOf(scales, 2 * chunk)),
-                    Avx2.MultiplyAddAdjacent(low, Load32(ref y, q8)));
-                Vector256<int> highSum = Avx2.MultiplyAddAdjacent(Vector256.Create(ScaleOf(scales, 2 * chunk + 1)),
-                    Avx2.MultiplyAddAdjacent(high, Load32(ref y, q8 + 32)));
-                sum += lowSum + highSum;
-            }
-            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sum), acc);
-        }
-        minAcc = Sse.Add(minAcc, Sse.MoveHighToLow(minAcc, minAcc));
-        minAcc = Sse.AddScalar(minAcc, Sse3.MoveHighAndDuplicate(minAcc));
-        return SumLanes(acc) + minAcc.ToScalar();
+        float result;
+        fixed (byte* x = weights)
+        fixed (byte* y = activations)
+            Q4_KRows(x, weights.Length, 1, y, n / 256, &result, 1);
+        return result;
     }
 
     public static float Q5_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
@@ -91,60 +63,13 @@ internal static partial class Avx2DotProducts
         return (isolated.AsUInt16() << 4).AsByte();
     }
 
-    public static float Q6_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    public static unsafe float Q6_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
-        ref byte x = ref MemoryMarshal.GetReference(weights);
-        ref byte y = ref MemoryMarshal.GetReference(activations);
-        Vector256<byte> lowNibble = Vector256.Create((byte)0x0F);
-        Vector256<byte> twoBits = Vector256.Create((byte)3);
-        Vector256<byte> offset = Vector256.Create((byte)32);
-        Vector256<float> acc = Vector256<float>.Zero;
-        for (int block = 0, xo = 0, yo = 0; block < n / 256; block++, xo += Q6_KLayout.Bytes, yo += Q8_KLayout.Bytes)
-        {
-            float d = Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref y, yo)) * Half(ref x, xo + Q6_KLayout.Scale);
-            Vector256<int> sum = Vector256<int>.Zero;
-            for (int half = 0; half < 2; half++)
-            {
-                Vector256<byte> bits1 = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q6_KLayout.LowBits + 64 * half));
-                Vector256<byte> bits2 = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q6_KLayout.LowBits + 64 * half + 32));
-                Vector256<ushort> hi = Vector256.LoadUnsafe(ref x, (nuint)(xo + Q6_KLayout.HighBits + 32 * half)).AsUInt16();
-
-                Vector256<byte> q0 = (bits1 & lowNibble) | Shift4(hi & twoBits.AsUInt16());
-                Vector256<byte> q1 = (bits2 & lowNibble) | Shift4(Avx2.ShiftRightLogical(hi, 2) & twoBits.AsUInt16());
-                Vector256<byte> q2 = (Avx2.ShiftRightLogical(bits1.AsUInt16(), 4).AsByte() & lowNibble)
-                                     | Shift4(Avx2.ShiftRightLogical(hi, 4) & twoBits.AsUInt16());
-                Vector256<byte> q3 = (Avx2.ShiftRightLogical(bits2.AsUInt16(), 4).AsByte() & lowNibble)
-                                     | Shift4(Avx2.ShiftRightLogical(hi, 6) & twoBits.AsUInt16());
-
-                int q8 = yo + Q8_KLayout.Quants + 128 * half;
-                int scale = xo + Q6_KLayout.SubScales + 8 * half;
-                Vector256<int> s0 = CenteredProducts(q0, Load32(ref y, q8), offset, ref x, scale);
-                Vector256<int> s1 = CenteredProducts(q1, Load32(ref y, q8 + 32), offset, ref x, scale + 2);
-                Vector256<int> s2 = CenteredProducts(q2, Load32(ref y, q8 + 64), offset, ref x, scale + 4);
-                Vector256<int> s3 = CenteredProducts(q3, Load32(ref y, q8 + 96), offset, ref x, scale + 6);
-                sum += s0 + s1;
-                sum += s2 + s3;
-            }
-            acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sum), acc);
-        }
-        return SumLanes(acc);
-
-        static Vector256<byte> Shift4(Vector256<ushort> v) => Avx2.ShiftLeftLogical(v, 4).AsByte();
-    }
-
-    /// <summary>
-    /// (q - 32) * y for 32 elements as pmaddubsw(q, y) - pmaddubsw(32, y), weighted by the two 16-element
-    /// sub-block scales at <paramref name="scaleOffset"/>, folded into 8 int lanes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> CenteredProducts(Vector256<byte> q, Vector256<sbyte> y, Vector256<byte> offset,
-        ref byte x, int scaleOffset)
-    {
-        Vector256<short> products = Avx2.MultiplyAddAdjacent(q, y) - Avx2.MultiplyAddAdjacent(offset, y);
-        Vector256<short> scales = Vector256.Create(
-            Vector128.Create((short)(sbyte)Unsafe.Add(ref x, scaleOffset)),
-            Vector128.Create((short)(sbyte)Unsafe.Add(ref x, scaleOffset + 1)));
-        return Avx2.MultiplyAddAdjacent(scales, products);
+        float result;
+        fixed (byte* x = weights)
+        fixed (byte* y = activations)
+            Q6_KRows(x, weights.Length, 1, y, n / 256, &result, 1);
+        return result;
     }
 
     /// <summary>

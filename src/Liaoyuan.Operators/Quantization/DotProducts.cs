@@ -74,6 +74,12 @@ public static class DotProducts
             Avx2DotProducts.Q8_0Rows(weights, rowBytes, count, activation, n / 32, output, outputStride);
             return;
         }
+        if (weightType is GgmlType.Q4_K or GgmlType.Q6_K && Avx2DotProducts.IsSupported)
+        {
+            if (weightType == GgmlType.Q4_K) Avx2DotProducts.Q4_KRows(weights, rowBytes, count, activation, n / 256, output, outputStride);
+            else Avx2DotProducts.Q6_KRows(weights, rowBytes, count, activation, n / 256, output, outputStride);
+            return;
+        }
         for (int i = 0; i < count; i++)
         {
             // Two rows ahead is fetched while this one is summed: the hardware's stream prefetcher stops at each

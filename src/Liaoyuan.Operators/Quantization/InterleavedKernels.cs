@@ -116,14 +116,30 @@ internal static unsafe class InterleavedKernels
             for (int line = 0; line < TBlocks.Bytes; line += 64) Sse.Prefetch0(group + PrefetchDistance + line);
             var i0 = Seed<TBlocks>(seeds[b]);
             var i1 = i0;
-            for (int h = 0; h < 4; h++)
+            if (WordSums<TBlocks>())
             {
-                var a = Broadcast(quants + h * 4);
-                var aHigh = Broadcast(quants + h * 4 + 16);
-                TBlocks.Groups(group, h, 0, out var w0, out var w0High);
-                i0 = Accumulate<TBlocks>(Accumulate<TBlocks>(i0, w0, a), w0High, aHigh);
-                TBlocks.Groups(group, h, 1, out var w1, out var w1High);
-                i1 = Accumulate<TBlocks>(Accumulate<TBlocks>(i1, w1, a), w1High, aHigh);
+                // Both halves' products of groups h = 0, 1 (and for Q4_0 also 2, 3) summed as words, then widened once.
+                var p0 = Vector256<short>.Zero;
+                var p1 = p0;
+                RowWords<TBlocks>(group, quants, 0, ref p0, ref p1);
+                RowWords<TBlocks>(group, quants, 1, ref p0, ref p1);
+                if (WordSumGroups<TBlocks>() < 4)
+                {
+                    i0 += Widen(p0);
+                    i1 += Widen(p1);
+                    p0 = p1 = Vector256<short>.Zero;
+                }
+                RowWords<TBlocks>(group, quants, 2, ref p0, ref p1);
+                RowWords<TBlocks>(group, quants, 3, ref p0, ref p1);
+                i0 += Widen(p0);
+                i1 += Widen(p1);
+            }
+            else
+            {
+                RowInts<TBlocks>(group, quants, 0, ref i0, ref i1);
+                RowInts<TBlocks>(group, quants, 1, ref i0, ref i1);
+                RowInts<TBlocks>(group, quants, 2, ref i0, ref i1);
+                RowInts<TBlocks>(group, quants, 3, ref i0, ref i1);
             }
             var s = Vector256.Create(scales[b]);
             var d0 = InterleavedLayout.WidenScales(Avx2.ConvertToVector256Int32((short*)group));
@@ -134,6 +150,52 @@ internal static unsafe class InterleavedKernels
         c0.Store(output);
         c1.Store(output + 8);
     }
+
+    /// <summary>Groups h and h + 4 of both halves against one token, into the halves' integer lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowInts<TBlocks>(byte* group, sbyte* quants, int h, ref Vector256<int> i0, ref Vector256<int> i1)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        var a = Broadcast(quants + h * 4);
+        var aHigh = Broadcast(quants + h * 4 + 16);
+        TBlocks.Groups(group, h, 0, out var w0, out var w0High);
+        i0 = Accumulate<TBlocks>(Accumulate<TBlocks>(i0, w0, a), w0High, aHigh);
+        TBlocks.Groups(group, h, 1, out var w1, out var w1High);
+        i1 = Accumulate<TBlocks>(Accumulate<TBlocks>(i1, w1, a), w1High, aHigh);
+    }
+
+    /// <summary>As <see cref="RowInts{TBlocks}"/>, into 16-bit pair sums (see <see cref="WordSums{TBlocks}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowWords<TBlocks>(byte* group, sbyte* quants, int h, ref Vector256<short> p0, ref Vector256<short> p1)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        var a = Broadcast(quants + h * 4);
+        var aHigh = Broadcast(quants + h * 4 + 16);
+        TBlocks.Groups(group, h, 0, out var w0, out var w0High);
+        p0 += Avx2.MultiplyAddAdjacent(w0, a) + Avx2.MultiplyAddAdjacent(w0High, aHigh);
+        TBlocks.Groups(group, h, 1, out var w1, out var w1High);
+        p1 += Avx2.MultiplyAddAdjacent(w1, a) + Avx2.MultiplyAddAdjacent(w1High, aHigh);
+    }
+
+    /// <summary>
+    /// Whether pmaddubsw's pair sums are added as 16-bit words over several groups before one pmaddwd widens them
+    /// (AVX2 without VNNI, codes stored with an offset): exact while the words cannot overflow, see
+    /// <see cref="WordSumGroups{TBlocks}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool WordSums<TBlocks>() where TBlocks : struct, IInterleavedBlocks =>
+        !AvxVnni.IsSupported && !SignTrick<TBlocks>();
+
+    /// <summary>
+    /// How many h steps (two pmaddubsw each) one word sum takes: a pair sum is at most 2·128·(2^(shift+1) − 1), so
+    /// Q4_0's codes (≤ 15) leave room for four steps in 32,767 and Q5_0's (≤ 31) for two.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int WordSumGroups<TBlocks>() where TBlocks : struct, IInterleavedBlocks =>
+        short.MaxValue / (2 * 2 * 128 * ((2 << TBlocks.OffsetShift) - 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Widen(Vector256<short> words) => Avx2.MultiplyAddAdjacent(words, Vector256<short>.One);
 
     /// <summary>
     /// −Σa for each block of one packed token; times a weight type's offset it is what Σ (w + offset)·a overshoots
@@ -166,16 +228,32 @@ internal static unsafe class InterleavedKernels
             var i1 = Seed<TBlocks>(seed[blocks]);
             var i2 = Seed<TBlocks>(seed[2 * blocks]);
             var i3 = Seed<TBlocks>(seed[3 * blocks]);
-            for (int h = 0; h < 4; h++)
+            if (WordSums<TBlocks>())
             {
-                TBlocks.Groups(group, h, half, out var codes, out var codesHigh);
-                var w = Operand<TBlocks>(codes, out var signs);
-                var wHigh = Operand<TBlocks>(codesHigh, out var signsHigh);
-                sbyte* a = quants + h * 4;
-                i0 = Accumulate<TBlocks>(Accumulate<TBlocks>(i0, w, signs, Broadcast(a)), wHigh, signsHigh, Broadcast(a + 16));
-                i1 = Accumulate<TBlocks>(Accumulate<TBlocks>(i1, w, signs, Broadcast(a + tokenQuants)), wHigh, signsHigh, Broadcast(a + tokenQuants + 16));
-                i2 = Accumulate<TBlocks>(Accumulate<TBlocks>(i2, w, signs, Broadcast(a + 2 * tokenQuants)), wHigh, signsHigh, Broadcast(a + 2 * tokenQuants + 16));
-                i3 = Accumulate<TBlocks>(Accumulate<TBlocks>(i3, w, signs, Broadcast(a + 3 * tokenQuants)), wHigh, signsHigh, Broadcast(a + 3 * tokenQuants + 16));
+                Vector256<short> p0 = default, p1 = default, p2 = default, p3 = default;
+                TileWords<TBlocks>(group, quants, tokenQuants, 0, half, ref p0, ref p1, ref p2, ref p3);
+                TileWords<TBlocks>(group, quants, tokenQuants, 1, half, ref p0, ref p1, ref p2, ref p3);
+                if (WordSumGroups<TBlocks>() < 4)
+                {
+                    i0 += Widen(p0);
+                    i1 += Widen(p1);
+                    i2 += Widen(p2);
+                    i3 += Widen(p3);
+                    p0 = p1 = p2 = p3 = default;
+                }
+                TileWords<TBlocks>(group, quants, tokenQuants, 2, half, ref p0, ref p1, ref p2, ref p3);
+                TileWords<TBlocks>(group, quants, tokenQuants, 3, half, ref p0, ref p1, ref p2, ref p3);
+                i0 += Widen(p0);
+                i1 += Widen(p1);
+                i2 += Widen(p2);
+                i3 += Widen(p3);
+            }
+            else
+            {
+                TileInts<TBlocks>(group, quants, tokenQuants, 0, half, ref i0, ref i1, ref i2, ref i3);
+                TileInts<TBlocks>(group, quants, tokenQuants, 1, half, ref i0, ref i1, ref i2, ref i3);
+                TileInts<TBlocks>(group, quants, tokenQuants, 2, half, ref i0, ref i1, ref i2, ref i3);
+                TileInts<TBlocks>(group, quants, tokenQuants, 3, half, ref i0, ref i1, ref i2, ref i3);
             }
             var d = InterleavedLayout.WidenScales(Avx2.ConvertToVector256Int32((short*)group + 8 * half));
             float* s = scales + b;
@@ -188,6 +266,36 @@ internal static unsafe class InterleavedKernels
         c1.Store(output + outputStride);
         c2.Store(output + 2 * outputStride);
         c3.Store(output + 3 * outputStride);
+    }
+
+    /// <summary>Groups h and h + 4 of one half against four packed tokens, into their integer lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileInts<TBlocks>(byte* group, sbyte* quants, long tokenQuants, int h, int half,
+        ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        TBlocks.Groups(group, h, half, out var codes, out var codesHigh);
+        var w = Operand<TBlocks>(codes, out var signs);
+        var wHigh = Operand<TBlocks>(codesHigh, out var signsHigh);
+        sbyte* a = quants + h * 4;
+        i0 = Accumulate<TBlocks>(Accumulate<TBlocks>(i0, w, signs, Broadcast(a)), wHigh, signsHigh, Broadcast(a + 16));
+        i1 = Accumulate<TBlocks>(Accumulate<TBlocks>(i1, w, signs, Broadcast(a + tokenQuants)), wHigh, signsHigh, Broadcast(a + tokenQuants + 16));
+        i2 = Accumulate<TBlocks>(Accumulate<TBlocks>(i2, w, signs, Broadcast(a + 2 * tokenQuants)), wHigh, signsHigh, Broadcast(a + 2 * tokenQuants + 16));
+        i3 = Accumulate<TBlocks>(Accumulate<TBlocks>(i3, w, signs, Broadcast(a + 3 * tokenQuants)), wHigh, signsHigh, Broadcast(a + 3 * tokenQuants + 16));
+    }
+
+    /// <summary>As <see cref="TileInts{TBlocks}"/>, into 16-bit pair sums (see <see cref="WordSums{TBlocks}"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TileWords<TBlocks>(byte* group, sbyte* quants, long tokenQuants, int h, int half,
+        ref Vector256<short> p0, ref Vector256<short> p1, ref Vector256<short> p2, ref Vector256<short> p3)
+        where TBlocks : struct, IInterleavedBlocks
+    {
+        TBlocks.Groups(group, h, half, out var w, out var wHigh);
+        sbyte* a = quants + h * 4;
+        p0 += Avx2.MultiplyAddAdjacent(w, Broadcast(a)) + Avx2.MultiplyAddAdjacent(wHigh, Broadcast(a + 16));
+        p1 += Avx2.MultiplyAddAdjacent(w, Broadcast(a + tokenQuants)) + Avx2.MultiplyAddAdjacent(wHigh, Broadcast(a + tokenQuants + 16));
+        p2 += Avx2.MultiplyAddAdjacent(w, Broadcast(a + 2 * tokenQuants)) + Avx2.MultiplyAddAdjacent(wHigh, Broadcast(a + 2 * tokenQuants + 16));
+        p3 += Avx2.MultiplyAddAdjacent(w, Broadcast(a + 3 * tokenQuants)) + Avx2.MultiplyAddAdjacent(wHigh, Broadcast(a + 3 * tokenQuants + 16));
     }
 
     /// <summary>

@@ -181,13 +181,14 @@ internal readonly unsafe struct Q4_0x16 : IInterleavedBlocks
 }
 
 /// <summary>
-/// Q5_0 as sixteen interleaved rows: the low four bits as in <see cref="Q4_0x16"/>, then the fifth bits, 32 bytes
-/// per half of the rows: bit 2h of byte 4·row + j is the fifth bit of weight 4h + j, bit 2h + 1 that of weight
-/// 4(h + 4) + j. Two shifts and masks then put both groups' fifth bits in place for one load.
+/// Q5_0 as sixteen interleaved rows. The 32 bytes of each (h, half) hold in their bits 0–4 the whole code of group h
+/// and in bits 5–7 the low three bits of group h + 4; then 32 bytes per half of the rows: bits 2h and 2h + 1 of byte
+/// 4·row + j are the top two bits of weight 4(h + 4) + j. Group h is then one mask of the load, group h + 4 a shift
+/// and a mask of it joined by one shift and mask of the top bits: six operations for 64 codes.
 /// </summary>
 internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
 {
-    private const int HighBits = InterleavedLayout.ScaleBytes + 256;
+    private const int TopBits = InterleavedLayout.ScaleBytes + 256;
 
     public static int Bytes => InterleavedLayout.Rows * Q5_0Layout.Bytes;
 
@@ -196,11 +197,13 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Groups(byte* block, int h, int half, out Vector256<byte> low, out Vector256<byte> high)
     {
-        Q4_0x16.Groups(block, h, half, out low, out high);
-        // 16-bit shifts: bits that cross into the neighbouring byte never reach its bit 4.
-        var bits = Vector256.Load(block + HighBits + half * 32).AsUInt16() >>> (2 * h);
-        low |= (bits << 4).AsByte() & Vector256.Create((byte)0x10);
-        high |= (bits << 3).AsByte() & Vector256.Create((byte)0x10);
+        var packed = Vector256.Load(block + InterleavedLayout.ScaleBytes + h * 64 + half * 32);
+        low = packed & Vector256.Create((byte)0x1F);
+        var top = Vector256.Load(block + TopBits + half * 32).AsUInt16();
+        // 16-bit shifts by at most three bits: what crosses into the neighbouring byte falls outside the masks.
+        var topInPlace = h < 2 ? top << (3 - 2 * h) : top >>> (2 * h - 3);
+        high = ((packed.AsUInt16() >>> 5).AsByte() & Vector256.Create((byte)0x07))
+               | (topInPlace.AsByte() & Vector256.Create((byte)0x18));
     }
 
     public static ushort Read(byte* block, Span<byte> codes)
@@ -217,21 +220,24 @@ internal readonly unsafe struct Q5_0x16 : IInterleavedBlocks
 
     public static void WriteCodes(ReadOnlySpan<byte> codes, byte* block)
     {
-        Q4_0x16.WriteNibbles(codes, block);
-        byte* bits = block + HighBits - InterleavedLayout.ScaleBytes;
-        new Span<byte>(bits, 64).Clear();
+        byte* top = block + TopBits - InterleavedLayout.ScaleBytes;
+        new Span<byte>(top, 64).Clear();
         for (int r = 0; r < InterleavedLayout.Rows; r++)
-            for (int e = 0; e < 32; e++)
-                bits[HighBitByte(r, e)] |= (byte)(((codes[r * 32 + e] >> 4) & 1) << HighBitIndex(e));
+            for (int e = 0; e < 16; e++)
+            {
+                int low = codes[r * 32 + e], high = codes[r * 32 + e + 16];
+                block[InterleavedLayout.ByteImageIndex(r, e)] = (byte)(low | (high & 7) << 5);
+                top[TopByte(r, e)] |= (byte)((high >> 3) << (2 * (e / 4)));
+            }
     }
 
     public static int Code(byte* codes, int r, int e)
     {
-        byte* bits = codes + HighBits - InterleavedLayout.ScaleBytes;
-        return Q4_0x16.Code(codes, r, e) | ((bits[HighBitByte(r, e)] >> HighBitIndex(e)) & 1) << 4;
+        if (e < 16) return codes[InterleavedLayout.ByteImageIndex(r, e)] & 0x1F;
+        byte* top = codes + TopBits - InterleavedLayout.ScaleBytes;
+        int g = e - 16;
+        return codes[InterleavedLayout.ByteImageIndex(r, g)] >> 5 | ((top[TopByte(r, g)] >> (2 * (g / 4))) & 3) << 3;
     }
 
-    private static int HighBitByte(int r, int e) => (r / 8) * 32 + (r % 8) * 4 + e % 4;
-
-    private static int HighBitIndex(int e) => e < 16 ? 2 * (e / 4) : 2 * (e / 4 - 4) + 1;
+    private static int TopByte(int r, int e) => (r / 8) * 32 + (r % 8) * 4 + e % 4;
 }
