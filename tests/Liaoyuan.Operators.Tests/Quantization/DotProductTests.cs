@@ -214,6 +214,40 @@ public class DotProductTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(TypesAndBlockCounts))]
+    public unsafe void Many_rows_of_random_bytes_give_each_row_the_scalar_bits(GgmlType type, int blocks)
+    {
+        // The multi-row kernels share work across rows (Q6_K's offset products, k-quant scale words): arbitrary
+        // bit patterns in every row, with rows padded apart, must still give each row the scalar kernel's bits.
+        if (GgmlTypeInfo.BlockSize(type) == 1)
+            return;
+        int n = Length(type, blocks), rowBytes = (int)GgmlTypeInfo.RowBytes(type, n), stride = rowBytes + 7;
+        var random = new Random(700 + blocks);
+        byte[] a = new byte[GgmlTypeInfo.RowBytes(VecDotTypes.For(type), n)];
+        random.NextBytes(a);
+        SanitizeScales(VecDotTypes.For(type), a);
+        const int count = 3;
+        byte[] matrix = new byte[count * stride];
+        for (int r = 0; r < count; r++)
+        {
+            byte[] row = new byte[rowBytes];
+            random.NextBytes(row);
+            SanitizeScales(type, row);
+            row.CopyTo(matrix, r * stride);
+        }
+        float[] output = new float[count];
+        fixed (byte* weights = matrix)
+        fixed (byte* activation = a)
+        fixed (float* o = output)
+            DotProducts.Rows(type, weights, stride, count, activation, n, o, 1);
+        for (int r = 0; r < count; r++)
+        {
+            float scalar = DotProducts.Dot(type, matrix.AsSpan(r * stride, rowBytes), a, n, allowSimd: false);
+            Assert.Equal(BitConverter.SingleToInt32Bits(scalar), BitConverter.SingleToInt32Bits(output[r]));
+        }
+    }
+
     [Fact]
     public void Short_rows_are_rejected()
     {
