@@ -8,12 +8,20 @@ namespace Liaoyuan.Operators.Quantization;
 /// <summary>AVX2 kernels of the k-quants against Q8_K activations.</summary>
 internal static partial class Avx2DotProducts
 {
-    public static unsafe float Q4_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    public static unsafe float Q4_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        OneRow(&Q4_KRows, weights, activations, n);
+
+    public static unsafe float Q6_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        OneRow(&Q6_KRows, weights, activations, n);
+
+    /// <summary>One row through a k-quant rows kernel (weights, row bytes, count, activation, super-blocks, output, stride).</summary>
+    private static unsafe float OneRow(delegate*<byte*, long, int, byte*, int, float*, long, void> rows,
+        ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         float result;
         fixed (byte* x = weights)
         fixed (byte* y = activations)
-            Q4_KRows(x, weights.Length, 1, y, n / 256, &result, 1);
+            rows(x, weights.Length, 1, y, n / 256, &result, 1);
         return result;
     }
 
@@ -63,14 +71,6 @@ internal static partial class Avx2DotProducts
         return (isolated.AsUInt16() << 4).AsByte();
     }
 
-    public static unsafe float Q6_K(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        float result;
-        fixed (byte* x = weights)
-        fixed (byte* y = activations)
-            Q6_KRows(x, weights.Length, 1, y, n / 256, &result, 1);
-        return result;
-    }
 
     /// <summary>
     /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K super-block, one per byte, from its 12 packed

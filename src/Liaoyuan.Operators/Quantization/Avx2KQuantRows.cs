@@ -52,10 +52,17 @@ internal static unsafe partial class Avx2DotProducts
                 sum += ScaledNibbles(quants, q8, scaleWords, 2) + ScaledNibbles(quants, q8, scaleWords, 3);
                 acc = Fma.MultiplyAdd(Vector256.Create(d), Avx.ConvertToVector256Single(sum), acc);
             }
-            minAcc = Sse.Add(minAcc, Sse.MoveHighToLow(minAcc, minAcc));
-            minAcc = Sse.AddScalar(minAcc, Sse3.MoveHighAndDuplicate(minAcc));
-            output[i * outputStride] = SumLanes(acc) + minAcc.ToScalar();
+            output[i * outputStride] = SumLanesAndMins(acc, minAcc);
         }
+    }
+
+    /// <summary>The eight lanes of a row's scaled sums plus the four lanes of its min terms, in ggml's order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float SumLanesAndMins(Vector256<float> acc, Vector128<float> minAcc)
+    {
+        minAcc = Sse.Add(minAcc, Sse.MoveHighToLow(minAcc, minAcc));
+        minAcc = Sse.AddScalar(minAcc, Sse3.MoveHighAndDuplicate(minAcc));
+        return SumLanes(acc) + minAcc.ToScalar();
     }
 
     /// <summary>Chunk <paramref name="chunk"/> (64 weights: sub-blocks 2·chunk in the low nibbles, 2·chunk + 1 in the high) in 8 int lanes.</summary>

@@ -69,16 +69,14 @@ public static class DotProducts
         int activationBytes = checked((int)GgmlTypeInfo.RowBytes(VecDotTypes.For(weightType), n));
         if (rowBytes < weightBytes) throw new ArgumentException($"row stride {rowBytes} is below one row of {n} {weightType} elements", nameof(rowBytes));
         var a = new ReadOnlySpan<byte>(activation, activationBytes);
-        if (weightType == GgmlType.Q8_0 && Avx2DotProducts.IsSupported)
+        if (Avx2DotProducts.IsSupported)
         {
-            Avx2DotProducts.Q8_0Rows(weights, rowBytes, count, activation, n / 32, output, outputStride);
-            return;
-        }
-        if (weightType is GgmlType.Q4_K or GgmlType.Q6_K && Avx2DotProducts.IsSupported)
-        {
-            if (weightType == GgmlType.Q4_K) Avx2DotProducts.Q4_KRows(weights, rowBytes, count, activation, n / 256, output, outputStride);
-            else Avx2DotProducts.Q6_KRows(weights, rowBytes, count, activation, n / 256, output, outputStride);
-            return;
+            switch (weightType)
+            {
+                case GgmlType.Q8_0: Avx2DotProducts.Q8_0Rows(weights, rowBytes, count, activation, n / 32, output, outputStride); return;
+                case GgmlType.Q4_K: Avx2DotProducts.Q4_KRows(weights, rowBytes, count, activation, n / 256, output, outputStride); return;
+                case GgmlType.Q6_K: Avx2DotProducts.Q6_KRows(weights, rowBytes, count, activation, n / 256, output, outputStride); return;
+            }
         }
         for (int i = 0; i < count; i++)
         {

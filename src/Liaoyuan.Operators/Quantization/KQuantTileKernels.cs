@@ -68,12 +68,7 @@ internal static unsafe class KQuantTileKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Total(Vector256<float> acc, Vector128<float> minAcc)
-    {
-        minAcc = Sse.Add(minAcc, Sse.MoveHighToLow(minAcc, minAcc));
-        minAcc = Sse.AddScalar(minAcc, Sse3.MoveHighAndDuplicate(minAcc));
-        return Avx2DotProducts.SumLanes(acc) + minAcc.ToScalar();
-    }
+    private static float Total(Vector256<float> acc, Vector128<float> minAcc) => Avx2DotProducts.SumLanesAndMins(acc, minAcc);
 
     public static void Q6_Kx4(byte* weights, byte* activations, int activationStride, int superBlocks, float* output, int outputStride)
     {
