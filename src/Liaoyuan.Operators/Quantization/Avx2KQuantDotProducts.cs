@@ -38,7 +38,7 @@ internal static partial class Avx2DotProducts
             float yd = Unsafe.ReadUnaligned<float>(ref Unsafe.Add(ref y, yo));
             float d = yd * Half(ref x, xo + Q5_KLayout.Scale);
             float dmin = -yd * Half(ref x, xo + Q5_KLayout.MinScale);
-            (ulong scales, ulong mins) = UnpackScales(ref Unsafe.Add(ref x, xo + Q5_KLayout.SubScales));
+            (ulong scales, ulong mins) = KQuantScales.Unpack(ref Unsafe.Add(ref x, xo + Q5_KLayout.SubScales));
 
             Vector128<int> minProducts = MinProducts(mins, ref Unsafe.Add(ref y, yo + Q8_KLayout.GroupSums));
             minTerms = MathF.FusedMultiplyAdd(dmin, Vector128.Sum(minProducts), minTerms);
@@ -52,9 +52,9 @@ internal static partial class Avx2DotProducts
                 Vector256<byte> high = (Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & lowNibble)
                                        | FifthBit(highBits, 2 * chunk + 1, one);
                 int q8 = yo + Q8_KLayout.Quants + 64 * chunk;
-                Vector256<int> lowSum = Avx2.MultiplyAddAdjacent(Vector256.Create(ScaleOf(scales, 2 * chunk)),
+                Vector256<int> lowSum = Avx2.MultiplyAddAdjacent(Vector256.Create(KQuantScales.Of(scales, 2 * chunk)),
                     Avx2.MultiplyAddAdjacent(low, Load32(ref y, q8)));
-                Vector256<int> highSum = Avx2.MultiplyAddAdjacent(Vector256.Create(ScaleOf(scales, 2 * chunk + 1)),
+                Vector256<int> highSum = Avx2.MultiplyAddAdjacent(Vector256.Create(KQuantScales.Of(scales, 2 * chunk + 1)),
                     Avx2.MultiplyAddAdjacent(high, Load32(ref y, q8 + 32)));
                 sum += lowSum + highSum;
             }
@@ -71,28 +71,6 @@ internal static partial class Avx2DotProducts
         return (isolated.AsUInt16() << 4).AsByte();
     }
 
-
-    /// <summary>
-    /// The eight 6-bit scales and eight 6-bit mins of a Q4_K/Q5_K super-block, one per byte, from its 12 packed
-    /// bytes: sub-blocks 0–3 keep their low six bits in bytes 0–3 (scales) and 4–7 (mins); sub-blocks 4–7 take
-    /// four bits from bytes 8–11 and their top two from the spare high bits of bytes 0–7. Whole 32-bit words at
-    /// a time instead of byte by byte.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static (ulong Scales, ulong Mins) UnpackScales(ref byte packed)
-    {
-        uint w0 = Unsafe.ReadUnaligned<uint>(ref packed);
-        uint w1 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref packed, 4));
-        uint w2 = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref packed, 8));
-        const uint SixBits = 0x3F3F3F3F, FourBits = 0x0F0F0F0F, TwoBits = 0x03030303;
-        uint scalesLow = w0 & SixBits, minsLow = w1 & SixBits;
-        uint scalesHigh = (w2 & FourBits) | (((w0 >> 6) & TwoBits) << 4);
-        uint minsHigh = ((w2 >> 4) & FourBits) | (((w1 >> 6) & TwoBits) << 4);
-        return (scalesLow | (ulong)scalesHigh << 32, minsLow | (ulong)minsHigh << 32);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static short ScaleOf(ulong scales, int subBlock) => (short)(byte)(scales >> (8 * subBlock));
 
     /// <summary>
     /// min[k] * (sum of Q8_K quants of sub-block k), paired into four int lanes (k = 2t, 2t + 1):

@@ -41,7 +41,7 @@ internal static unsafe partial class Avx2DotProducts
                 float yd = *(float*)y;
                 float d = yd * Float16.ToSingle(*(ushort*)(x + Q4_KLayout.Scale));
                 float dmin = -yd * Float16.ToSingle(*(ushort*)(x + Q4_KLayout.MinScale));
-                (ulong scales, ulong mins) = UnpackScales(ref *(x + Q4_KLayout.SubScales));
+                (ulong scales, ulong mins) = KQuantScales.Unpack(ref *(x + Q4_KLayout.SubScales));
                 Vector128<int> minProducts = MinProducts(mins, ref *(y + Q8_KLayout.GroupSums));
                 minAcc = Fma.MultiplyAdd(Vector128.Create(dmin), Sse2.ConvertToVector128Single(minProducts), minAcc);
 

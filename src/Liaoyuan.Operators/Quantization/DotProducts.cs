@@ -32,26 +32,38 @@ public static class DotProducts
     private static float Kernel(GgmlType weightType, ReadOnlySpan<byte> weightRow, ReadOnlySpan<byte> activationRow, int n, bool allowSimd)
     {
         bool avx2 = allowSimd && Avx2DotProducts.IsSupported;
+        bool neon = allowSimd && NeonDotProducts.IsSupported;
         bool vectors = allowSimd && Vector256.IsHardwareAccelerated;
         return weightType switch
         {
             GgmlType.F32 => vectors
                 ? FloatDotProducts.F32(AsFloats(weightRow, n), AsFloats(activationRow, n))
+                : neon ? NeonFloatDotProducts.F32(AsFloats(weightRow, n), AsFloats(activationRow, n))
                 : FloatDotProducts.Scalar.F32(AsFloats(weightRow, n), AsFloats(activationRow, n)),
             GgmlType.F16 => vectors
                 ? FloatDotProducts.F16(AsShorts(weightRow, n), AsShorts(activationRow, n))
+                : neon ? NeonFloatDotProducts.F16(AsShorts(weightRow, n), AsShorts(activationRow, n))
                 : FloatDotProducts.Scalar.F16(AsShorts(weightRow, n), AsShorts(activationRow, n)),
             GgmlType.BF16 => vectors
                 ? FloatDotProducts.BF16(AsShorts(weightRow, n), AsShorts(activationRow, n))
+                : neon ? NeonFloatDotProducts.BF16(AsShorts(weightRow, n), AsShorts(activationRow, n))
                 : FloatDotProducts.Scalar.BF16(AsShorts(weightRow, n), AsShorts(activationRow, n)),
-            GgmlType.Q4_0 => avx2 ? Avx2DotProducts.Q4_0(weightRow, activationRow, n) : ScalarDotProducts.Q4_0(weightRow, activationRow, n),
-            GgmlType.Q4_1 => avx2 ? Avx2DotProducts.Q4_1(weightRow, activationRow, n) : ScalarDotProducts.Q4_1(weightRow, activationRow, n),
-            GgmlType.Q5_0 => avx2 ? Avx2DotProducts.Q5_0(weightRow, activationRow, n) : ScalarDotProducts.Q5_0(weightRow, activationRow, n),
-            GgmlType.Q5_1 => avx2 ? Avx2DotProducts.Q5_1(weightRow, activationRow, n) : ScalarDotProducts.Q5_1(weightRow, activationRow, n),
-            GgmlType.Q8_0 => avx2 ? Avx2DotProducts.Q8_0(weightRow, activationRow, n) : ScalarDotProducts.Q8_0(weightRow, activationRow, n),
-            GgmlType.Q4_K => avx2 ? Avx2DotProducts.Q4_K(weightRow, activationRow, n) : ScalarDotProducts.Q4_K(weightRow, activationRow, n),
-            GgmlType.Q5_K => avx2 ? Avx2DotProducts.Q5_K(weightRow, activationRow, n) : ScalarDotProducts.Q5_K(weightRow, activationRow, n),
-            GgmlType.Q6_K => avx2 ? Avx2DotProducts.Q6_K(weightRow, activationRow, n) : ScalarDotProducts.Q6_K(weightRow, activationRow, n),
+            GgmlType.Q4_0 => avx2 ? Avx2DotProducts.Q4_0(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q4_0(weightRow, activationRow, n) : ScalarDotProducts.Q4_0(weightRow, activationRow, n),
+            GgmlType.Q4_1 => avx2 ? Avx2DotProducts.Q4_1(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q4_1(weightRow, activationRow, n) : ScalarDotProducts.Q4_1(weightRow, activationRow, n),
+            GgmlType.Q5_0 => avx2 ? Avx2DotProducts.Q5_0(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q5_0(weightRow, activationRow, n) : ScalarDotProducts.Q5_0(weightRow, activationRow, n),
+            GgmlType.Q5_1 => avx2 ? Avx2DotProducts.Q5_1(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q5_1(weightRow, activationRow, n) : ScalarDotProducts.Q5_1(weightRow, activationRow, n),
+            GgmlType.Q8_0 => avx2 ? Avx2DotProducts.Q8_0(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q8_0(weightRow, activationRow, n) : ScalarDotProducts.Q8_0(weightRow, activationRow, n),
+            GgmlType.Q4_K => avx2 ? Avx2DotProducts.Q4_K(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q4_K(weightRow, activationRow, n) : ScalarDotProducts.Q4_K(weightRow, activationRow, n),
+            GgmlType.Q5_K => avx2 ? Avx2DotProducts.Q5_K(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q5_K(weightRow, activationRow, n) : ScalarDotProducts.Q5_K(weightRow, activationRow, n),
+            GgmlType.Q6_K => avx2 ? Avx2DotProducts.Q6_K(weightRow, activationRow, n)
+                : neon ? NeonDotProducts.Q6_K(weightRow, activationRow, n) : ScalarDotProducts.Q6_K(weightRow, activationRow, n),
             _ => throw new NotSupportedException($"no dot product kernel for {weightType} weights"),
         };
     }

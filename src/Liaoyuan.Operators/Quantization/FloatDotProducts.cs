@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Liaoyuan.Operators.Quantization;
@@ -137,6 +138,13 @@ internal static class FloatDotProducts
     {
         Vector128<float> t0 = Fold(x, keys, n), t1 = Fold(x, keys + stride, n);
         Vector128<float> t2 = Fold(x, keys + 2L * stride, n), t3 = Fold(x, keys + 3L * stride, n);
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            // Pairwise adds give each key (t[0] + t[1]) + (t[2] + t[3]): the same sums as the transpose below.
+            return AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(t0, t1), AdvSimd.Arm64.AddPairwise(t2, t3));
+        }
+        if (!Sse.IsSupported)
+            return Vector128.Create(Pairs(t0), Pairs(t1), Pairs(t2), Pairs(t3));
         var a = Sse.UnpackLow(t0, t1);
         var b = Sse.UnpackHigh(t0, t1);
         var c = Sse.UnpackLow(t2, t3);
@@ -147,6 +155,8 @@ internal static class FloatDotProducts
         var lane3 = Sse.MoveHighToLow(d, b);
         return (lane0 + lane1) + (lane2 + lane3);
     }
+
+    private static float Pairs(Vector128<float> t) => (t[0] + t[1]) + (t[2] + t[3]);
 
     /// <summary>The four-accumulator loop and the first two folds of ggml's reduction (to four lanes).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -23,15 +23,15 @@ internal static unsafe class KQuantTileKernels
         {
             float wd = Float16.ToSingle(*(ushort*)(weights + Q4_KLayout.Scale));
             float wmin = Float16.ToSingle(*(ushort*)(weights + Q4_KLayout.MinScale));
-            (ulong scales, ulong mins) = Avx2DotProducts.UnpackScales(ref *(weights + Q4_KLayout.SubScales));
+            (ulong scales, ulong mins) = KQuantScales.Unpack(ref *(weights + Q4_KLayout.SubScales));
             Vector256<int> sum0 = default, sum1 = default, sum2 = default, sum3 = default;
             for (int chunk = 0; chunk < 4; chunk++)
             {
                 Vector256<byte> bits = Vector256.Load(weights + Q4_KLayout.Quants + 32 * chunk);
                 Vector256<byte> low = bits & lowNibble;
                 Vector256<byte> high = Avx2.ShiftRightLogical(bits.AsUInt16(), 4).AsByte() & lowNibble;
-                Vector256<short> lowScale = Vector256.Create(Avx2DotProducts.ScaleOf(scales, 2 * chunk));
-                Vector256<short> highScale = Vector256.Create(Avx2DotProducts.ScaleOf(scales, 2 * chunk + 1));
+                Vector256<short> lowScale = Vector256.Create(KQuantScales.Of(scales, 2 * chunk));
+                Vector256<short> highScale = Vector256.Create(KQuantScales.Of(scales, 2 * chunk + 1));
                 int q8 = Q8_KLayout.Quants + 64 * chunk;
                 sum0 += ScaledPair(low, high, lowScale, highScale, y0 + q8);
                 sum1 += ScaledPair(low, high, lowScale, highScale, y1 + q8);

@@ -14,7 +14,8 @@ public static class VectorMath
     public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {
         CheckSameLength(x.Length, y.Length);
-        return Vector256.IsHardwareAccelerated ? FloatDotProducts.F32(x, y) : FloatDotProducts.Scalar.F32(x, y);
+        return Vector256.IsHardwareAccelerated ? FloatDotProducts.F32(x, y)
+            : NeonFloatDotProducts.IsSupported ? NeonFloatDotProducts.F32(x, y) : FloatDotProducts.Scalar.F32(x, y);
     }
 
     /// <summary>y += a * x.</summary>

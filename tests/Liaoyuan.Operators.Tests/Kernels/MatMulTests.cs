@@ -12,24 +12,24 @@ namespace Liaoyuan.Operators.Tests.Kernels;
 /// </summary>
 public sealed class MatMulTests
 {
-    public static TheoryData<GgmlType, int, int> Cases()
+    public static TheoryData<GgmlType, int, int, int> Cases()
     {
-        var data = new TheoryData<GgmlType, int, int>();
+        var data = new TheoryData<GgmlType, int, int, int>();
         foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K })
         {
             // Row counts that leave 0, 1 and 3 rows after the four-row groups; token counts with and without tails.
             foreach (int rows in new[] { 8, 37, 67 })
                 foreach (int tokens in new[] { 1, 4, 7, 13 })
-                    data.Add(type, rows, tokens);
+                    foreach (int columns in new[] { 256, 512 }) // one k-quant super-block, and two
+                        data.Add(type, rows, tokens, columns);
         }
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public unsafe void QuantizedProductsEqualTheOneTokenDotProducts(GgmlType type, int rows, int tokens)
+    public unsafe void QuantizedProductsEqualTheOneTokenDotProducts(GgmlType type, int rows, int tokens, int columns)
     {
-        const int columns = 512;
         var weights = new byte[GgmlTypeInfo.RowBytes(type, columns) * rows];
         int rowBytes = (int)GgmlTypeInfo.RowBytes(type, columns);
         for (int r = 0; r < rows; r++)

@@ -58,9 +58,49 @@ public class DotProductTests
         random.NextBytes(a);
         SanitizeScales(type, w);
         SanitizeScales(activationType, a);
+        KeepActivationQuantsInRange(activationType, a);
         float simd = DotProducts.Dot(type, w, a, n, allowSimd: true);
         float scalar = DotProducts.Dot(type, w, a, n, allowSimd: false);
         Assert.Equal(BitConverter.SingleToInt32Bits(scalar), BitConverter.SingleToInt32Bits(simd));
+    }
+
+    /// <summary>
+    /// Q8_0 activation quants are never −128 (the quantizer's d is amax / 127; see
+    /// <see cref="ActivationQuantizer_never_writes_minus_128"/>). Only there do AVX2's sign trick and an exact
+    /// product (the NEON kernels) differ, so random activation rows keep to the range the engine produces.
+    /// </summary>
+    private static void KeepActivationQuantsInRange(GgmlType activationType, byte[] row)
+    {
+        if (activationType != GgmlType.Q8_0)
+            return;
+        for (int block = 0; block < row.Length / Q8_0Bytes; block++)
+            for (int j = 2; j < Q8_0Bytes; j++)
+                if (row[block * Q8_0Bytes + j] == 0x80)
+                    row[block * Q8_0Bytes + j] = 0x81;
+    }
+
+    private const int Q8_0Bytes = 34;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ActivationQuantizer_never_writes_minus_128(bool allowSimd)
+    {
+        // Extremes of every kind: exact ties with the block maximum of either sign, huge, tiny and subnormal values.
+        float[] x = TestRows.Random(32 * 64, seed: 12, scale: 4f);
+        for (int block = 0; block < 64; block++)
+        {
+            float magnitude = MathF.Pow(2, block - 32) * (1 + block / 64f);
+            x[32 * block + block % 32] = -magnitude;
+            x[32 * block + (block + 5) % 32] = block % 2 == 0 ? magnitude : -magnitude * 0.99999994f;
+        }
+        x[7] = float.Epsilon;
+        x[8] = -float.MaxValue;
+        byte[] q8 = new byte[64 * Q8_0Bytes];
+        ActivationQuantizer.QuantizeQ8_0(x, q8, allowSimd);
+        for (int block = 0; block < 64; block++)
+            for (int j = 2; j < Q8_0Bytes; j++)
+                Assert.NotEqual(0x80, q8[block * Q8_0Bytes + j]);
     }
 
     /// <summary>Overwrites every half/float scale field with a small finite value.</summary>
@@ -227,6 +267,7 @@ public class DotProductTests
         byte[] a = new byte[GgmlTypeInfo.RowBytes(VecDotTypes.For(type), n)];
         random.NextBytes(a);
         SanitizeScales(VecDotTypes.For(type), a);
+        KeepActivationQuantsInRange(VecDotTypes.For(type), a);
         const int count = 3;
         byte[] matrix = new byte[count * stride];
         for (int r = 0; r < count; r++)
@@ -246,6 +287,15 @@ public class DotProductTests
             float scalar = DotProducts.Dot(type, matrix.AsSpan(r * stride, rowBytes), a, n, allowSimd: false);
             Assert.Equal(BitConverter.SingleToInt32Bits(scalar), BitConverter.SingleToInt32Bits(output[r]));
         }
+    }
+
+    [Fact]
+    public void Arm64_runs_the_AdvSimd_kernels()
+    {
+        // scripts/test-arm64.sh runs these tests as arm64 code: there the SIMD side of every comparison is NEON.
+        bool arm64 = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
+        Assert.Equal(arm64, NeonDotProducts.IsSupported);
+        Assert.Equal(arm64, NeonFloatDotProducts.IsSupported);
     }
 
     [Fact]

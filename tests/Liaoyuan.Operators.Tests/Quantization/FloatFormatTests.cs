@@ -35,6 +35,24 @@ public class FloatFormatTests
         }
     }
 
+    [Fact]
+    public void Float16_four_lane_widening_matches_scalar_for_every_bit_pattern()
+    {
+        // The NEON kernels' widening (portable 4-lane code, so it runs and is checked on every machine).
+        for (int start = 0; start < 1 << 16; start += 4)
+        {
+            Vector128<float> wide = NeonFloatDotProducts.WidenHalves(Vector128.Create((uint)start, (uint)start + 1, (uint)start + 2, (uint)start + 3));
+            for (int lane = 0; lane < 4; lane++)
+            {
+                float expected = Float16.ToSingle((ushort)(start + lane));
+                if (float.IsNaN(expected))
+                    Assert.True(float.IsNaN(wide[lane]));
+                else
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(wide[lane]));
+            }
+        }
+    }
+
     [Theory]
     [InlineData(1.0f, (ushort)0x3F80)]
     [InlineData(1.00390625f, (ushort)0x3F80)]  // 1 + 2^-8: tie, stays on the even mantissa
