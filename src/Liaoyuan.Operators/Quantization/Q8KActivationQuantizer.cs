@@ -18,11 +18,60 @@ internal static class Q8KActivationQuantizer
     {
         if (!Avx2.IsSupported)
         {
-            KQuants.QuantizeQ8_K(src, dst);
+            if (Vector128.IsHardwareAccelerated)
+                QuantizeFourLanes(src, dst);
+            else
+                KQuants.QuantizeQ8_K(src, dst);
             return;
         }
         for (int block = 0; block < src.Length / SuperBlock; block++)
             QuantizeBlock(src.Slice(block * SuperBlock, SuperBlock), dst.Slice(block * Q8_KLayout.Bytes, Q8_KLayout.Bytes));
+    }
+
+    /// <summary>The same bytes with 4-lane vectors (ARM64's path; portable, so tested everywhere).</summary>
+    internal static void QuantizeFourLanes(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int block = 0; block < src.Length / SuperBlock; block++)
+        {
+            ReadOnlySpan<float> x = src.Slice(block * SuperBlock, SuperBlock);
+            Span<byte> y = dst.Slice(block * Q8_KLayout.Bytes, Q8_KLayout.Bytes);
+            ref float source = ref MemoryMarshal.GetReference(x);
+            Vector128<float> maxAbs = Vector128<float>.Zero;
+            for (int i = 0; i < SuperBlock; i += 4)
+                maxAbs = Vector128.Max(maxAbs, Vector128.Abs(Vector128.LoadUnsafe(ref source, (nuint)i)));
+            float amax = MathF.Max(MathF.Max(maxAbs[0], maxAbs[1]), MathF.Max(maxAbs[2], maxAbs[3]));
+            if (amax == 0)
+            {
+                y.Clear();
+                continue;
+            }
+            float iscale = -127f / FirstOfMagnitude(x, amax);
+            Vector128<float> multiplier = Vector128.Create(iscale);
+            Vector128<int> ceiling = Vector128.Create(127);
+            ref sbyte quants = ref Unsafe.As<byte, sbyte>(ref y[Q8_KLayout.Quants]);
+            Span<short> groupSums = MemoryMarshal.Cast<byte, short>(y.Slice(Q8_KLayout.GroupSums, 32));
+            for (int group = 0; group < 16; group++)
+            {
+                int at = 16 * group;
+                Vector128<int> q0 = Level(ref source, at, multiplier, ceiling), q1 = Level(ref source, at + 4, multiplier, ceiling);
+                Vector128<int> q2 = Level(ref source, at + 8, multiplier, ceiling), q3 = Level(ref source, at + 12, multiplier, ceiling);
+                Vector128.Narrow(Vector128.Narrow(q0, q1), Vector128.Narrow(q2, q3)).StoreUnsafe(ref quants, (nuint)at);
+                groupSums[group] = (short)Vector128.Sum((q0 + q1) + (q2 + q3));
+            }
+            BinaryPrimitives.WriteSingleLittleEndian(y, 1 / iscale);
+        }
+
+        static Vector128<int> Level(ref float source, int at, Vector128<float> multiplier, Vector128<int> ceiling) =>
+            Vector128.Min(ceiling, Vector128.ConvertToInt32(Vector128.Round(Vector128.LoadUnsafe(ref source, (nuint)at) * multiplier)));
+    }
+
+    /// <summary>ggml keeps the sign of the first element of largest magnitude.</summary>
+    private static float FirstOfMagnitude(ReadOnlySpan<float> x, float amax)
+    {
+        foreach (float v in x)
+            if (MathF.Abs(v) == amax)
+                return v;
+        return amax;
     }
 
     private static void QuantizeBlock(ReadOnlySpan<float> x, Span<byte> y)
@@ -39,18 +88,7 @@ internal static class Q8KActivationQuantizer
             y.Clear();
             return;
         }
-        // ggml keeps the sign of the first element of largest magnitude.
-        float max = 0;
-        for (int i = 0; i < SuperBlock; i++)
-        {
-            if (MathF.Abs(x[i]) == amax)
-            {
-                max = x[i];
-                break;
-            }
-        }
-
-        float iscale = -127f / max;
+        float iscale = -127f / FirstOfMagnitude(x, amax);
         Vector256<float> multiplier = Vector256.Create(iscale);
         Vector256<int> ceiling = Vector256.Create(127);
         ref sbyte quants = ref Unsafe.As<byte, sbyte>(ref y[Q8_KLayout.Quants]);

@@ -190,23 +190,32 @@ public class DotProductTests
         }
     }
 
-    [Fact]
-    public void Activation_quantizers_give_the_same_bytes_on_both_paths()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Activation_quantizers_give_the_scalar_bytes_on_every_path(bool fourLanes)
     {
+        var path = fourLanes ? ActivationQuantizer.Path.FourLanes : ActivationQuantizer.Path.Best;
         float[] x = TestRows.Random(32 * 33, seed: 9, scale: 2f);
+        Array.Fill(x, 0f, 64, 32); // an all-zero block
+        // A block whose multiplier is exactly 1, with products on halves: ties must round to even on every path.
+        x[96] = 127f;
+        x[97] = 2.5f;
+        x[98] = -3.5f;
+        x[99] = 0.5f;
         foreach (bool q81 in new[] { false, true })
         {
             int bytes = (int)GgmlTypeInfo.RowBytes(q81 ? GgmlType.Q8_1 : GgmlType.Q8_0, x.Length);
             byte[] simd = new byte[bytes], scalar = new byte[bytes];
             if (q81)
             {
-                ActivationQuantizer.QuantizeQ8_1(x, simd, allowSimd: true);
-                ActivationQuantizer.QuantizeQ8_1(x, scalar, allowSimd: false);
+                ActivationQuantizer.QuantizeQ8_1(x, simd, path);
+                ActivationQuantizer.QuantizeQ8_1(x, scalar, ActivationQuantizer.Path.Scalar);
             }
             else
             {
-                ActivationQuantizer.QuantizeQ8_0(x, simd, allowSimd: true);
-                ActivationQuantizer.QuantizeQ8_0(x, scalar, allowSimd: false);
+                ActivationQuantizer.QuantizeQ8_0(x, simd, path);
+                ActivationQuantizer.QuantizeQ8_0(x, scalar, ActivationQuantizer.Path.Scalar);
             }
             Assert.Equal(scalar, simd);
         }
@@ -318,10 +327,21 @@ public class Q8KActivationTests
         float[] x = TestRows.Random(256 * blocks, seed: 700 + blocks, scale: 2f);
         x[5] = -x.Max(MathF.Abs); // a tie in magnitude between signs: the first one must win
         x[9] = -x[5];
+        if (blocks >= 3)
+        {
+            // Block 1's multiplier is exactly 1, with products on halves (ties round to even); block 2 is all zero.
+            x[256] = -127f;
+            x[257] = 2.5f;
+            x[258] = -3.5f;
+            Array.Fill(x, 0f, 512, 256);
+        }
         var reference = new byte[292 * blocks];
         var vector = new byte[292 * blocks];
         KQuants.QuantizeQ8_K(x, reference);
         Q8KActivationQuantizer.Quantize(x, vector);
         Assert.Equal(reference, vector);
+        var fourLanes = new byte[292 * blocks];
+        Q8KActivationQuantizer.QuantizeFourLanes(x, fourLanes);
+        Assert.Equal(reference, fourLanes);
     }
 }
