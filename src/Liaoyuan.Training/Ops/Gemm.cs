@@ -10,15 +10,17 @@ namespace Liaoyuan.Training.Ops;
 /// whatever the tiling, which makes the result independent of the thread count.
 /// B is packed once per call into panels as wide as the register kernel (k × 32, or k × 16 for the 256-bit kernel,
 /// zero-padded at the right edge) shared by all threads;
-/// then, one 256-deep block of k at a time, each task owns 64 rows × up to 512 columns of C, packs its 64×256 slice
-/// of A into 8-row groups (a transposed A is read in place, its groups being contiguous already) and runs the
-/// register kernel (8×32, or two 4×16) over them, so a depth block's slice of a B panel stays in L1 while every
+/// then, one 256-deep block of k at a time, each task owns 64 (or 60) rows × up to 512 columns of C, packs its slice
+/// of A into row groups as tall as the register kernel (a transposed A is read in place, its groups being
+/// contiguous already) and runs the register kernel (8×32, or 6×16 on 256-bit registers) over them, so a depth block's slice of a B panel stays in L1 while every
 /// group passes over it.
 /// </summary>
 internal static unsafe partial class Gemm
 {
-    private const int RowBlock = 64, DepthBlock = 256;
-    private const int MicroRows = 8, MaxTileColumns = 512, WidePanelColumns = 32, NarrowPanelColumns = 16;
+    private const int DepthBlock = 256, MaxRowBlock = 64;
+    private const int MaxTileColumns = 512, WidePanelColumns = 32, NarrowPanelColumns = 16;
+    // Row groups as tall as the register kernel: 8 for the 512-bit 8×32 kernel, 6 for the 256-bit 6×16 one
+    // (twelve accumulators hide the FMA latency that eight could not; 12 FMAs per 8 loads instead of 8 per 6).
     // A panel is as wide as the register kernel: 32 columns for the 512-bit kernel, 16 for the 256-bit one, so the
     // kernel walks its panel contiguously (a 16-wide kernel on 32-wide panels touched every other cache line and
     // used only half of L1's sets).
@@ -85,6 +87,11 @@ internal static unsafe partial class Gemm
         bool Wide)
     {
         public int Columns => Wide ? WidePanelColumns : NarrowPanelColumns;
+
+        public int GroupRows => Wide ? 8 : 6;
+
+        /// <summary>Rows of C per task: whole groups, 64 or 60.</summary>
+        public int RowBlock => MaxRowBlock / GroupRows * GroupRows;
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
@@ -114,7 +121,8 @@ internal static unsafe partial class Gemm
         // consecutive tasks then reuse the same slice of B (≤ 512 KB per depth block) from its L2 while A streams.
         // Depth blocks run one after another over all tasks, so a long k (weight gradients, the vocabulary's
         // input gradient) does not pull the whole packed B through every task.
-        int rowTiles = (m + RowBlock - 1) / RowBlock;
+        int groupRows = o.GroupRows, rowBlock = o.RowBlock;
+        int rowTiles = (m + rowBlock - 1) / rowBlock;
         int columnTiles = (panels + maxPanelsPerTile - 1) / maxPanelsPerTile;
         if (compute.Threads > 1 && rowTiles * columnTiles < 2 * compute.Threads)
             columnTiles = Math.Min(panels, (2 * compute.Threads + rowTiles - 1) / rowTiles);
@@ -124,35 +132,36 @@ internal static unsafe partial class Gemm
         // so the kernel can read full groups in place, unless its row stride is a multiple of 1 KiB: then a depth
         // block's 256 lines fall into a few L1 sets and thrash, and the group is packed (eight-float copies) instead.
         bool direct = o.AStrideRow == 1 && o.AStrideColumn * sizeof(float) % 1024 != 0;
+        bool wide = o.Wide;
         for (int p0 = 0; p0 < k; p0 += DepthBlock)
         {
             int blockStart = p0, depth = Math.Min(DepthBlock, k - p0);
             bool load = accumulate || p0 > 0;
             compute.For(rowTiles * columnTiles, task =>
             {
-                int i0 = task % rowTiles * RowBlock, rows = Math.Min(RowBlock, m - i0);
+                int i0 = task % rowTiles * rowBlock, rows = Math.Min(rowBlock, m - i0);
                 int panel0 = task / rowTiles * panelsPerTile, panel1 = Math.Min(panels, panel0 + panelsPerTile);
-                int fullRows = rows / MicroRows * MicroRows;
-                var packedA = PackedA ??= new float[RowBlock * DepthBlock];
-                float* edge = stackalloc float[MicroRows * WidePanelColumns];
+                int fullRows = rows / groupRows * groupRows;
+                var packedA = PackedA ??= new float[MaxRowBlock * DepthBlock];
+                float* edge = stackalloc float[8 * WidePanelColumns];
                 fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
                 {
                     float* aBlock = pa + aOffset + i0 * o.AStrideRow + blockStart * o.AStrideColumn;
-                    PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, packA);
+                    PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, groupRows, packA);
                     for (int panel = panel0; panel < panel1; panel++)
                     {
                         int j = panel * columns, width = Math.Min(columns, n - j);
                         float* bp = pb + (long)panel * columns * k + (long)blockStart * columns;
-                        for (int r = 0; r < rows; r += MicroRows)
+                        for (int r = 0; r < rows; r += groupRows)
                         {
                             bool inPlace = direct && r < fullRows;
                             float* ap = inPlace ? aBlock + r : packA + r * depth;
-                            long aStep = inPlace ? o.AStrideColumn : MicroRows;
+                            long aStep = inPlace ? o.AStrideColumn : groupRows;
                             float* cp = pc + cOffset + (long)(i0 + r) * o.Ldc + j;
-                            int height = Math.Min(MicroRows, rows - r);
-                            if (height == MicroRows && width == columns)
+                            int height = Math.Min(groupRows, rows - r);
+                            if (height == groupRows && width == columns)
                             {
-                                Block(o.Wide, ap, aStep, bp, cp, o.Ldc, depth, load);
+                                Block(wide, ap, aStep, bp, cp, o.Ldc, depth, load);
                             }
                             else
                             {
@@ -160,7 +169,7 @@ internal static unsafe partial class Gemm
                                 if (load)
                                     for (int row = 0; row < height; row++)
                                         new ReadOnlySpan<float>(cp + (long)row * o.Ldc, width).CopyTo(new Span<float>(edge + row * columns, width));
-                                Block(o.Wide, ap, aStep, bp, edge, columns, depth, load);
+                                Block(wide, ap, aStep, bp, edge, columns, depth, load);
                                 for (int row = 0; row < height; row++)
                                     new ReadOnlySpan<float>(edge + row * columns, width).CopyTo(new Span<float>(cp + (long)row * o.Ldc, width));
                             }
@@ -179,35 +188,50 @@ internal static unsafe partial class Gemm
         }
         else
         {
-            Kernel4x16(a, aStep, b, c, ldc, depth, load);
-            Kernel4x16(a + 4, aStep, b, c + 4L * ldc, ldc, depth, load);
+            Kernel6x16(a, aStep, b, c, ldc, depth, load);
         }
     }
 
     /// <summary>
-    /// Copies rows [firstRow, rows) × depth of A into groups of eight rows interleaved per depth step,
-    /// [group][p][row], zero-padding the last group.
+    /// Copies rows [firstRow, rows) × depth of A into groups of <paramref name="groupRows"/> rows interleaved per
+    /// depth step, [group][p][row], zero-padding the last group.
     /// </summary>
-    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int firstRow, int rows, int depth, float* packed)
+    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int firstRow, int rows, int depth, int groupRows, float* packed)
     {
+        float* columns = stackalloc float[64];
         int r0 = firstRow;
-        for (; r0 < rows; r0 += MicroRows)
+        for (; r0 < rows; r0 += groupRows)
         {
-            int height = Math.Min(MicroRows, rows - r0);
+            int height = Math.Min(groupRows, rows - r0);
             float* source = a + r0 * rowStride;
             float* target = packed + r0 * depth;
             int p = 0;
-            if (height == MicroRows && columnStride == 1 && Avx.IsSupported)
+            if (height == 8 && groupRows == 8 && columnStride == 1 && Avx.IsSupported)
             {
-                for (; p + 8 <= depth; p += 8) Transpose8x8(source + p, rowStride, target + p * MicroRows, MicroRows);
+                for (; p + 8 <= depth; p += 8) Transpose8x8(source + p, rowStride, target + p * 8, 8);
             }
-            else if (height == MicroRows && rowStride == 1 && Vector256.IsHardwareAccelerated)
+            else if (height == groupRows && r0 + 8 <= rows && columnStride == 1 && Avx.IsSupported)
             {
-                for (; p < depth; p++) Vector256.Load(source + p * columnStride).Store(target + p * MicroRows);
+                // Six rows: an 8×8 transpose of these rows and the next two (which exist), keeping six of each column.
+                for (; p + 8 <= depth; p += 8)
+                {
+                    Transpose8x8(source + p, rowStride, columns, 8);
+                    for (int q = 0; q < 8; q++)
+                    {
+                        float* step = target + (p + q) * groupRows;
+                        Vector128.Load(columns + 8 * q).Store(step);
+                        step[4] = columns[8 * q + 4];
+                        step[5] = columns[8 * q + 5];
+                    }
+                }
+            }
+            else if (height == 8 && groupRows == 8 && rowStride == 1 && Vector256.IsHardwareAccelerated)
+            {
+                for (; p < depth; p++) Vector256.Load(source + p * columnStride).Store(target + p * 8);
             }
             for (; p < depth; p++)
-                for (int r = 0; r < MicroRows; r++)
-                    target[p * MicroRows + r] = r < height ? source[r * rowStride + p * columnStride] : 0f;
+                for (int r = 0; r < groupRows; r++)
+                    target[p * groupRows + r] = r < height ? source[r * rowStride + p * columnStride] : 0f;
         }
     }
 

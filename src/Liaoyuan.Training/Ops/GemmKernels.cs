@@ -51,24 +51,26 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// The 256-bit fallback: 4×16 of C (eight accumulators, two B vectors and one broadcast: eleven of the sixteen
-    /// ymm registers, so nothing spills), from four rows of an 8-row packed group and a 16-column panel.
+    /// The 256-bit kernel: 6×16 of C in twelve accumulators, with two B vectors and one broadcast (fifteen of the
+    /// sixteen ymm registers), from a 6-row packed group and a 16-column panel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4x16(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
+    private static void Kernel6x16(float* a, long aStep, float* b, float* c, int ldc, int depth, bool load)
     {
-        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31;
-        float* r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc;
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        float* r1 = c + ldc, r2 = c + 2 * ldc, r3 = c + 3 * ldc, r4 = c + 4 * ldc, r5 = c + 5 * ldc;
         if (load)
         {
             c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
             c10 = Vector256.Load(r1); c11 = Vector256.Load(r1 + 8);
             c20 = Vector256.Load(r2); c21 = Vector256.Load(r2 + 8);
             c30 = Vector256.Load(r3); c31 = Vector256.Load(r3 + 8);
+            c40 = Vector256.Load(r4); c41 = Vector256.Load(r4 + 8);
+            c50 = Vector256.Load(r5); c51 = Vector256.Load(r5 + 8);
         }
         else
         {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector256<float>.Zero;
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
         }
         for (int p = 0; p < depth; p++)
         {
@@ -77,6 +79,8 @@ internal static unsafe partial class Gemm
             var a1 = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(a1, b0, c10); c11 = Vector256.FusedMultiplyAdd(a1, b1, c11);
             var a2 = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(a2, b0, c20); c21 = Vector256.FusedMultiplyAdd(a2, b1, c21);
             var a3 = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(a3, b0, c30); c31 = Vector256.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(a4, b0, c40); c41 = Vector256.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(a5, b0, c50); c51 = Vector256.FusedMultiplyAdd(a5, b1, c51);
             a += aStep;
             b += NarrowPanelColumns;
         }
@@ -84,5 +88,7 @@ internal static unsafe partial class Gemm
         c10.Store(r1); c11.Store(r1 + 8);
         c20.Store(r2); c21.Store(r2 + 8);
         c30.Store(r3); c31.Store(r3 + 8);
+        c40.Store(r4); c41.Store(r4 + 8);
+        c50.Store(r5); c51.Store(r5 + 8);
     }
 }
