@@ -147,7 +147,7 @@ internal static unsafe partial class Gemm
                 fixed (float* pa = o.A, pb = packedB, pc = o.C, packA = packedA)
                 {
                     float* aBlock = pa + aOffset + i0 * o.AStrideRow + blockStart * o.AStrideColumn;
-                    PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, depth, groupRows, packA);
+                    PackBlockOfA(aBlock, o.AStrideRow, o.AStrideColumn, direct ? fullRows : 0, rows, m - i0, depth, groupRows, packA);
                     for (int panel = panel0; panel < panel1; panel++)
                     {
                         int j = panel * columns, width = Math.Min(columns, n - j);
@@ -196,7 +196,10 @@ internal static unsafe partial class Gemm
     /// Copies rows [firstRow, rows) × depth of A into groups of <paramref name="groupRows"/> rows interleaved per
     /// depth step, [group][p][row], zero-padding the last group.
     /// </summary>
-    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int firstRow, int rows, int depth, int groupRows, float* packed)
+    /// <remarks><paramref name="rowsInMatrix"/> (≥ rows) says how many rows exist from <paramref name="a"/> on, so the
+    /// eight-row transpose may read the two rows below a six-row group when they belong to the next block.</remarks>
+    private static void PackBlockOfA(float* a, long rowStride, long columnStride, int firstRow, int rows, int rowsInMatrix, int depth,
+        int groupRows, float* packed)
     {
         float* columns = stackalloc float[64];
         int r0 = firstRow;
@@ -210,7 +213,7 @@ internal static unsafe partial class Gemm
             {
                 for (; p + 8 <= depth; p += 8) Transpose8x8(source + p, rowStride, target + p * 8, 8);
             }
-            else if (height == groupRows && r0 + 8 <= rows && columnStride == 1 && Avx.IsSupported)
+            else if (height == groupRows && r0 + 8 <= rowsInMatrix && columnStride == 1 && Avx.IsSupported)
             {
                 // Six rows: an 8×8 transpose of these rows and the next two (which exist), keeping six of each column.
                 for (; p + 8 <= depth; p += 8)
@@ -228,6 +231,16 @@ internal static unsafe partial class Gemm
             else if (height == 8 && groupRows == 8 && rowStride == 1 && Vector256.IsHardwareAccelerated)
             {
                 for (; p < depth; p++) Vector256.Load(source + p * columnStride).Store(target + p * 8);
+            }
+            else if (height == groupRows && rowStride == 1 && Vector128.IsHardwareAccelerated)
+            {
+                for (; p < depth; p++)
+                {
+                    float* step = source + p * columnStride;
+                    Vector128.Load(step).Store(target + p * groupRows);
+                    target[p * groupRows + 4] = step[4];
+                    target[p * groupRows + 5] = step[5];
+                }
             }
             for (; p < depth; p++)
                 for (int r = 0; r < groupRows; r++)
