@@ -4,7 +4,8 @@
 # Debian 12, as root: installs qemu-user-static and an arm64 C runtime into a cache folder on first use.
 # Then, end to end: the arm64 CLI's perplexity on the embedded model (F16) and on Q4_K_M and Q4_0 copies of it
 # must equal, to the printed digit, the x64 CLI's with AVX2 switched off (the scalar reference kernels): the NEON
-# kernels give the scalar kernels' bits, so the whole forward pass must agree.
+# kernels give the scalar kernels' bits, so the whole forward pass must agree. And a short training run must
+# write the same model bytes on both.
 # Usage: scripts/test-arm64.sh [extra xunit v3 runner arguments, e.g. -class Name]
 # Set LIAOYUAN_ARM64_NO_DOTPROD=1 to run with the SDOT extension switched off (the widening-multiply path),
 # LIAOYUAN_ARM64_UNIT_ONLY=1 to skip the end-to-end comparison.
@@ -48,4 +49,14 @@ for type in F16 Q4_K_M Q4_0; do
   if [ "$expected" = "$actual" ]; then echo "arm64 $type: $actual (same as x64 scalar)"
   else echo "arm64 $type: $actual, but x64 scalar: $expected" >&2; status=1; fi
 done
+# Training: a few steps of a tiny model must write the same GGUF bytes on arm64 (the 4-lane GEMM kernel and the
+# scalar fallbacks of the other ops) as on x64 with AVX2 switched off.
+head -c 20000 README.md > "$work/corpus.txt"
+train=(train --data "$work/corpus.txt" --vocab 300 --layers 2 --dim 64 --heads 4 --kv-heads 2 --ffn 128 --ctx 64
+  --batch 4 --steps 4 --lr 1e-3 --seed 1 --threads 2)
+mkdir -p "$work/x64" "$work/arm64"
+host "${train[@]}" --out "$work/x64/tiny.gguf" >/dev/null 2>&1
+"$qemu" -L "$sysroot" "$cli/liaoyuan" "${train[@]}" --out "$work/arm64/tiny.gguf" >/dev/null 2>&1
+if cmp -s "$work/x64/tiny.gguf" "$work/arm64/tiny.gguf"; then echo "arm64 training: the same model bytes as x64 scalar"
+else echo "arm64 training wrote a different model than x64 scalar" >&2; status=1; fi
 exit $status

@@ -112,12 +112,15 @@ public sealed class GemmTests
     // Row-major A is packed into groups as tall as the kernel (8 rows, or 6 for the 256-bit kernel, transposed
     // eight rows at a time where eight exist): ragged groups, ragged 60/64-row blocks, depths with and without a
     // tail of fewer than eight, and accumulation into C must all keep each element the scalar fused chain.
-    [InlineData(13, 40, 300, false)]
-    [InlineData(64, 33, 257, false)]
-    [InlineData(125, 17, 70, false)]
-    [InlineData(13, 40, 300, true)]
-    [InlineData(125, 17, 70, true)]
-    public void Row_major_A_with_either_kernel_is_the_scalar_fused_chain_over_k(int m, int n, int k, bool wide)
+    [InlineData(13, 40, 300, "narrow")]
+    [InlineData(64, 33, 257, "narrow")]
+    [InlineData(125, 17, 70, "narrow")]
+    [InlineData(13, 40, 300, "wide")]
+    [InlineData(125, 17, 70, "wide")]
+    [InlineData(13, 40, 300, "four-lane")]
+    [InlineData(64, 33, 257, "four-lane")]
+    [InlineData(125, 17, 70, "four-lane")]
+    public void Row_major_A_with_any_kernel_is_the_scalar_fused_chain_over_k(int m, int n, int k, string kernel)
     {
         float[] a = GradientCheck.Random(m * k, 13), b = GradientCheck.Random(k * n, 14), c = GradientCheck.Random(m * n, 15);
         var expected = new float[m * n];
@@ -132,12 +135,14 @@ public sealed class GemmTests
         bool saved = Gemm.UseWideKernel;
         try
         {
-            Gemm.UseWideKernel = wide;
+            Gemm.UseWideKernel = kernel == "wide";
+            Gemm.UseFourLaneKernel = kernel == "four-lane";
             Gemm.Multiply(new Compute(2), m, n, k, a, 0, k, 1, b, 0, n, product, 0, n, accumulate: true);
         }
         finally
         {
             Gemm.UseWideKernel = saved;
+            Gemm.UseFourLaneKernel = false;
         }
         Assert.Equal(expected, product);
     }
